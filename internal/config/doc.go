@@ -1,0 +1,2 @@
+// Package config reads zk-flock's JSON configuration file.
+package config

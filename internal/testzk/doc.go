@@ -1,0 +1,2 @@
+// Package testzk starts throwaway real ZooKeeper servers for tests.
+package testzk
