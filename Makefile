@@ -1,0 +1,45 @@
+# zk-flock: see README.md. `make test` is what CI runs.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+GO      ?= go
+ZK_JAR  := /usr/share/java/zookeeper.jar
+
+.PHONY: all build deps test vet fmt-check unit demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o zk-flock ./cmd/zk-flock
+
+# deps installs what the tests need: ZooKeeper (and its zkCli.sh) from
+# Debian's packages, with a Java runtime. Root, or sudo, is needed once.
+deps:
+	@if [ ! -f $(ZK_JAR) ] || ! command -v java >/dev/null; then \
+		echo "installing Debian's zookeeper package"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y --no-install-recommends zookeeper || \
+		{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends zookeeper; }; \
+	fi
+	@test -f $(ZK_JAR) || { echo "ZooKeeper is still missing: $(ZK_JAR)"; exit 1; }
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# test: vet, formatting, then unit, integration (real ZooKeeper started by
+# internal/testzk) and end-to-end tests of the built binary, all with -race.
+test: deps vet fmt-check
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# unit runs only what needs no ZooKeeper.
+unit:
+	$(GO) test -race -short ./...
+
+clean:
+	rm -f zk-flock

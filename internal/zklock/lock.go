@@ -1,0 +1,528 @@
+package zklock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// RootData is the data of an application root node that zklock creates; the
+// original zk-flock wrote the same.
+var RootData = []byte("Rootnode")
+
+// worldACL is what the original zk-flock gave every node: anyone may do
+// anything. Mixed fleets need it.
+var worldACL = zk.WorldACL(zk.PermAll)
+
+// Request says what to lock and how to guard it.
+type Request struct {
+	// Root is the parent of the lock nodes, "/<app_id>". It is created,
+	// with each missing ancestor, as a persistent node holding RootData.
+	Root string
+	// Name is the lock name. With Slots == 0 the lock is the node
+	// Root/Name; with Slots == N > 0 it is a semaphore of N slots, the
+	// nodes Root/Name_0 … Root/Name_{N-1}, and the first free one is taken.
+	Name  string
+	Slots int
+	// Data is stored in the lock node to say who holds it.
+	Data []byte
+	// Wait makes Acquire wait, until ctx ends, for a busy lock instead of
+	// failing at once with ErrLocked.
+	Wait bool
+	// Margin is how long before the session could possibly expire the
+	// guarded work must be over (Lease.KillBy). It absorbs clock-rate
+	// drift and the time a kill takes to take effect.
+	Margin time.Duration
+	// Lead is how long before KillBy the lease reports, by closing Done,
+	// that it can no longer be trusted: the time the holder needs to stop
+	// its work (a grace period).
+	Lead time.Duration
+}
+
+// Lease is a held lock (or semaphore slot). It watches its node and its
+// session and closes Done as soon as the lock is lost, or may be lost
+// before the holder can stop: then everything the lock protects must be
+// stopped by KillBy.
+type Lease struct {
+	s      *Session
+	path   string
+	slot   int
+	token  int64
+	got    time.Time
+	margin time.Duration
+	lead   time.Duration
+
+	mu     sync.Mutex
+	err    error
+	killBy time.Time
+
+	done     chan struct{}
+	doneOnce sync.Once
+	stop     chan struct{} // closed by Release
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// Path returns the lock node's path.
+func (l *Lease) Path() string { return l.path }
+
+// Slot returns the semaphore slot index, or -1 for a plain lock.
+func (l *Lease) Slot() int { return l.slot }
+
+// Token returns the fencing token: the zxid that created the lock node.
+// ZooKeeper zxids only grow, so a later holder of the same lock always has a
+// larger token, and a resource that remembers the largest token it has seen
+// can refuse a stale holder.
+func (l *Lease) Token() int64 { return l.token }
+
+// Acquired returns when the lock was acquired (monotonic clock).
+func (l *Lease) Acquired() time.Time { return l.got }
+
+// Done is closed when the lock is lost or may be lost by KillBy.
+func (l *Lease) Done() <-chan struct{} { return l.done }
+
+// Err says why Done was closed: ErrLockLost, ErrSessionLost or ErrClosed.
+func (l *Lease) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// KillBy returns the time by which the work the lock protects must have
+// stopped. Before Done it is the current deadline, which heartbeats keep
+// moving forward: the newest answered request's send time, plus the session
+// timeout, minus the margin. After Done it is fixed: now, when the lock is
+// certainly gone, or the deadline at the time the lease gave up.
+func (l *Lease) KillBy() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.killBy
+	}
+	return l.deadline()
+}
+
+// deadline is the latest time the protected work may still run: the server
+// cannot expire the session before LastOK + Timeout, and nobody else can get
+// the lock before then.
+func (l *Lease) deadline() time.Time {
+	return l.s.LastOK().Add(l.s.Timeout() - l.margin)
+}
+
+// lose closes Done with err; the work must stop by killBy.
+func (l *Lease) lose(err error, killBy time.Time) {
+	l.doneOnce.Do(func() {
+		select {
+		case <-l.s.closed:
+			err = ErrClosed // whatever happened, the owner has let go
+		default:
+		}
+		l.mu.Lock()
+		l.err = err
+		l.killBy = killBy
+		l.mu.Unlock()
+		close(l.done)
+		if !errors.Is(err, ErrClosed) {
+			l.s.log.Error("lock lost", "lock", l.path, "err", err,
+				"kill_within", time.Until(killBy).Round(time.Millisecond))
+		}
+	})
+}
+
+// check is the heartbeat's probe: the node must exist and be ours.
+func (l *Lease) check(exists bool, stat *zk.Stat) {
+	switch {
+	case !exists:
+		l.lose(fmt.Errorf("%w: %s was deleted", ErrLockLost, l.path), time.Now())
+	case stat.EphemeralOwner != l.s.ID():
+		l.lose(fmt.Errorf("%w: %s is now owned by session %#x", ErrLockLost, l.path, stat.EphemeralOwner), time.Now())
+	}
+}
+
+// monitor closes Done when the node's watch reports it deleted, when the
+// session is lost, or when no server has answered for so long that the
+// session may expire before the holder could stop (KillBy − Lead).
+func (l *Lease) monitor(watch <-chan zk.Event) {
+	defer l.wg.Done()
+	timer := time.NewTimer(time.Until(l.deadline().Add(-l.lead)))
+	defer timer.Stop()
+	rewatched := make(chan (<-chan zk.Event), 1)
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.s.Lost():
+			l.lose(l.s.Err(), time.Now())
+			return
+		case w := <-rewatched:
+			watch = w
+		case ev, ok := <-watch:
+			watch = nil
+			switch {
+			case !ok || ev.Type == zk.EventNotWatching:
+				// The library drops watches only when the session ends.
+				l.lose(fmt.Errorf("%w: watch on %s dropped: %v", ErrSessionLost, l.path, ev.Err), time.Now())
+				return
+			case ev.Type == zk.EventNodeDeleted:
+				l.lose(fmt.Errorf("%w: %s was deleted", ErrLockLost, l.path), time.Now())
+				return
+			default:
+				// Data changed: still ours if the owner is still us.
+				// Re-arm off this goroutine, which must keep time.
+				l.s.log.Warn("lock node changed by someone else", "lock", l.path, "event", ev.Type.String())
+				l.wg.Add(1)
+				go func() {
+					defer l.wg.Done()
+					w, err := l.rewatch()
+					if err != nil {
+						l.lose(err, time.Now())
+						return
+					}
+					rewatched <- w
+				}()
+			}
+		case <-timer.C:
+			d := l.deadline()
+			if !time.Now().Before(d.Add(-l.lead)) {
+				l.lose(fmt.Errorf("%w: no ZooKeeper server has answered for %v of the %v session timeout",
+					ErrSessionLost, time.Since(l.s.LastOK()).Round(time.Millisecond), l.s.Timeout()), d)
+				return
+			}
+			timer.Reset(time.Until(d.Add(-l.lead)))
+		}
+	}
+}
+
+// rewatch sets a new data watch on the node and checks it is still ours.
+func (l *Lease) rewatch() (<-chan zk.Event, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-l.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		var (
+			stat *zk.Stat
+			w    <-chan zk.Event
+		)
+		err := l.s.call(ctx, func() (err error) {
+			_, stat, w, err = l.s.conn.GetW(l.path)
+			return err
+		})
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			return nil, fmt.Errorf("%w: %s was deleted", ErrLockLost, l.path)
+		case err == nil && stat.EphemeralOwner != l.s.ID():
+			return nil, fmt.Errorf("%w: %s is now owned by session %#x", ErrLockLost, l.path, stat.EphemeralOwner)
+		case err == nil:
+			return w, nil
+		case ctx.Err() != nil:
+			return nil, ErrClosed
+		case errors.Is(err, ErrSessionLost) || errors.Is(err, ErrClosed):
+			return nil, err
+		}
+		// Connection trouble: the deadline timer guards us meanwhile.
+		select {
+		case <-time.After(retryPause):
+		case <-ctx.Done():
+			return nil, ErrClosed
+		}
+	}
+}
+
+// retryPause spaces retries of a request that failed for lack of a
+// connection; the client library itself waits for a server meanwhile, so
+// this only keeps a retry loop from spinning.
+const retryPause = 50 * time.Millisecond
+
+// Release stops watching, deletes the lock node if it is still ours, and
+// closes Done with ErrClosed. Closing the Session instead releases every
+// lock it holds with one request.
+func (l *Lease) Release(ctx context.Context) error {
+	l.stopOnce.Do(func() { close(l.stop) })
+	l.wg.Wait()
+	l.s.setProbe(nil)
+	l.lose(ErrClosed, time.Now())
+	return l.s.deleteIfOurs(ctx, l.path)
+}
+
+// Acquire takes the lock req describes. Without req.Wait it fails with
+// ErrLocked when every candidate node is held; with it, it waits on watches
+// until a node is free or ctx ends (ErrLocked when ctx's deadline passed,
+// ctx.Err() when it was cancelled). It never leaves a node of its own
+// behind when it fails: a create whose outcome is unknown is resolved, and
+// its node deleted, in the background (or by Close).
+func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
+	if req.Margin < 0 || req.Lead < 0 {
+		return nil, errors.New("zklock: margin and lead must not be negative")
+	}
+	if t := s.Timeout(); req.Margin+req.Lead >= t {
+		return nil, fmt.Errorf("zklock: margin %v plus lead %v leave nothing of the %v session timeout", req.Margin, req.Lead, t)
+	}
+	paths, err := candidates(req)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var watches []<-chan zk.Event
+		for i, p := range paths {
+			stat, watch, err := s.tryCreate(ctx, req.Root, p, req.Data)
+			if err != nil {
+				return nil, waitErr(ctx, err)
+			}
+			if stat != nil {
+				slot := -1
+				if req.Slots > 0 {
+					slot = i
+				}
+				return s.newLease(p, slot, stat, watch, req), nil
+			}
+			if !req.Wait {
+				continue
+			}
+			var exists bool
+			err = s.call(ctx, func() (err error) {
+				exists, _, watch, err = s.conn.ExistsW(p)
+				return err
+			})
+			if err != nil {
+				return nil, waitErr(ctx, err)
+			}
+			if !exists { // freed meanwhile: try again at once
+				watches = nil
+				break
+			}
+			watches = append(watches, watch)
+		}
+		if !req.Wait {
+			return nil, ErrLocked
+		}
+		if len(watches) < len(paths) {
+			continue
+		}
+		if err := s.waitAny(ctx, watches); err != nil {
+			return nil, waitErr(ctx, err)
+		}
+	}
+}
+
+// waitErr maps the end of a wait to ErrLocked when its deadline passed.
+func waitErr(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		return fmt.Errorf("%w (waited until the deadline)", ErrLocked)
+	}
+	return err
+}
+
+// waitAny blocks until one of the watches fires, the session is lost or ctx
+// ends.
+func (s *Session) waitAny(ctx context.Context, watches []<-chan zk.Event) error {
+	fired := make(chan struct{}, len(watches))
+	for _, w := range watches {
+		go func() {
+			// The library closes every watch channel when it fires or when
+			// the session ends, so this goroutine always exits.
+			<-w
+			fired <- struct{}{}
+		}()
+	}
+	select {
+	case <-fired:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.lost:
+		return s.Err()
+	}
+}
+
+// candidates lists the lock nodes req may take.
+func candidates(req Request) ([]string, error) {
+	if req.Root == "" || req.Root[0] != '/' || req.Name == "" || strings.ContainsRune(req.Name, '/') {
+		return nil, fmt.Errorf("zklock: bad lock %q under %q", req.Name, req.Root)
+	}
+	if req.Slots < 0 {
+		return nil, errors.New("zklock: negative slot count")
+	}
+	if req.Slots == 0 {
+		return []string{path.Join(req.Root, req.Name)}, nil
+	}
+	paths := make([]string, req.Slots)
+	for i := range paths {
+		paths[i] = path.Join(req.Root, req.Name+"_"+strconv.Itoa(i))
+	}
+	return paths, nil
+}
+
+func (s *Session) newLease(p string, slot int, stat *zk.Stat, watch <-chan zk.Event, req Request) *Lease {
+	l := &Lease{
+		s:      s,
+		path:   p,
+		slot:   slot,
+		token:  stat.Czxid,
+		got:    time.Now(),
+		margin: req.Margin,
+		lead:   req.Lead,
+		done:   make(chan struct{}),
+		stop:   make(chan struct{}),
+	}
+	s.setProbe(&probe{path: p, check: l.check})
+	l.wg.Add(1)
+	go l.monitor(watch)
+	s.log.Info("lock acquired", "lock", p, "token", l.token, "session", s.IDString(), "timeout", s.Timeout())
+	return l
+}
+
+// tryCreate tries once to create the ephemeral node p under root. It
+// returns the node's stat and a data watch on it when the node is ours, a
+// nil stat when someone else holds it, or an error.
+func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte) (*zk.Stat, <-chan zk.Event, error) {
+	for {
+		done := s.start(func() error {
+			_, err := s.conn.Create(p, data, zk.FlagEphemeral, worldACL)
+			return err
+		})
+		var err error
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			s.cleanupAfter(done, p)
+			return nil, nil, ctx.Err()
+		case <-s.lost:
+			// The node, if any was made, dies with the session.
+			return nil, nil, s.Err()
+		}
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			if err := s.ensurePath(ctx, root); err != nil {
+				return nil, nil, err
+			}
+			continue
+		case err == nil, errors.Is(err, zk.ErrNodeExists), !answered(err):
+			// Created, taken (perhaps by our own earlier attempt), or
+			// unknown: the node itself says which.
+			stat, watch, err := s.resolve(ctx, p)
+			switch {
+			case err != nil:
+				return nil, nil, err
+			case stat == nil: // vanished meanwhile: try again
+				continue
+			case stat.EphemeralOwner != s.ID():
+				return nil, nil, nil
+			}
+			return stat, watch, nil
+		default:
+			return nil, nil, fmt.Errorf("create %s: %w", p, err)
+		}
+	}
+}
+
+// resolve reads node p with a data watch, retrying through connection
+// trouble, after a sync so that a server we reconnected to has seen every
+// write of ours. It returns a nil stat if p does not exist; if ctx ends
+// first, a node of ours at p is deleted in the background.
+func (s *Session) resolve(ctx context.Context, p string) (*zk.Stat, <-chan zk.Event, error) {
+	for {
+		var (
+			stat  *zk.Stat
+			watch <-chan zk.Event
+		)
+		done := s.start(func() error {
+			if _, err := s.conn.Sync(p); err != nil && !errors.Is(err, zk.ErrNoNode) {
+				return err
+			}
+			_, st, w, err := s.conn.GetW(p)
+			stat, watch = st, w
+			return err
+		})
+		var err error
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			s.cleanupAfter(done, p)
+			return nil, nil, ctx.Err()
+		case <-s.lost:
+			return nil, nil, s.Err()
+		}
+		switch {
+		case err == nil:
+			return stat, watch, nil
+		case errors.Is(err, zk.ErrNoNode):
+			return nil, nil, nil
+		case answered(err):
+			return nil, nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		s.log.Debug("retrying after connection trouble", "node", p, "err", err)
+		select {
+		case <-time.After(retryPause):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-s.lost:
+			return nil, nil, s.Err()
+		}
+	}
+}
+
+// ensurePath creates root and its missing ancestors as persistent nodes.
+func (s *Session) ensurePath(ctx context.Context, root string) error {
+	parts := strings.Split(strings.Trim(root, "/"), "/")
+	for i := range parts {
+		p := "/" + strings.Join(parts[:i+1], "/")
+		err := s.call(ctx, func() error {
+			_, err := s.conn.Create(p, RootData, 0, worldACL)
+			return err
+		})
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("create %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// cleanupAfter deletes p, in the background, if the request behind done
+// turns out to have created it. Close waits for it.
+func (s *Session) cleanupAfter(done <-chan error, p string) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := <-done; errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode) {
+			return // answered: nothing of ours was created
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-s.lost:
+				cancel() // the node, if any, dies with the session
+			case <-ctx.Done():
+			}
+		}()
+		if err := s.deleteIfOurs(ctx, p); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Warn("could not delete abandoned lock node; it goes with the session", "node", p, "err", err)
+		}
+	}()
+}
+
+// deleteIfOurs deletes p if this session owns it.
+func (s *Session) deleteIfOurs(ctx context.Context, p string) error {
+	stat, _, err := s.resolve(ctx, p)
+	if err != nil || stat == nil || stat.EphemeralOwner != s.ID() {
+		return err
+	}
+	err = s.call(ctx, func() error { return s.conn.Delete(p, stat.Version) })
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,439 @@
+package zklock
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Auth is one set of credentials added to the session before any node is
+// touched, e.g. Scheme "digest", Data "user:password".
+type Auth struct {
+	Scheme string
+	Data   []byte
+}
+
+// Dialer opens a connection to one ZooKeeper server. The client library
+// calls it for every (re)connect.
+type Dialer func(network, address string, timeout time.Duration) (net.Conn, error)
+
+// Printfer receives the ZooKeeper client library's own messages.
+type Printfer interface {
+	Printf(format string, args ...any)
+}
+
+// Options configures Connect.
+type Options struct {
+	// Servers are "host:port" addresses of the ensemble.
+	Servers []string
+	// SessionTimeout is the session timeout requested from ZooKeeper. The
+	// server may negotiate a shorter one; Session.Timeout reports it.
+	SessionTimeout time.Duration
+	// ConnectTimeout bounds Connect, including authentication. Zero means
+	// SessionTimeout.
+	ConnectTimeout time.Duration
+	// Auth credentials are added, in order, before Connect returns.
+	Auth []Auth
+	// Logger receives zklock's own messages. Nil discards them.
+	Logger *slog.Logger
+	// ClientLogger receives the client library's messages; ClientLogInfo
+	// adds its informational ones (connected, authenticated) to its errors.
+	// Nil discards them.
+	ClientLogger  Printfer
+	ClientLogInfo bool
+	// Dialer replaces net.DialTimeout, e.g. for TLS.
+	Dialer Dialer
+	// HeartbeatInterval is how often the session proves to itself that a
+	// server still hears it. Zero means a tenth of the session timeout.
+	HeartbeatInterval time.Duration
+}
+
+// Session is one ZooKeeper session: a connection that reconnects to any
+// server of the ensemble within the session timeout, and a clock of when a
+// server last answered, from which holders derive how long the session can
+// still be trusted.
+//
+// A Session never silently becomes a new session: when the server expires
+// it, or the client library replaces it, the Session is lost for good and
+// Lost is closed.
+type Session struct {
+	conn      *zk.Conn
+	log       *slog.Logger
+	requested time.Duration
+	beat      time.Duration
+	dialer    Dialer
+
+	id           atomic.Int64 // our session ID, set once on first connect
+	connID       atomic.Int64 // session ID a server granted on the newest connection
+	negotiatedMs atomic.Int64 // shortest timeout any server negotiated
+	lastDialErr  atomic.Value // error
+
+	mu     sync.Mutex
+	lastOK time.Time // send time of the newest request a server answered
+	probe  *probe    // what the heartbeat checks, set while a lease is held
+	err    error     // why the session was lost
+
+	ready     chan struct{} // closed on first session establishment
+	readyOnce sync.Once
+	lost      chan struct{} // closed when the session is gone for good
+	lostOnce  sync.Once
+	closed    chan struct{} // closed by Close
+	closeOnce sync.Once
+	wg        sync.WaitGroup // heartbeat and background cleanups
+}
+
+// probe is a heartbeat target: a node whose existence and owner a lease
+// checks with every heartbeat.
+type probe struct {
+	path  string
+	check func(exists bool, stat *zk.Stat)
+}
+
+// discardPrintf drops the client library's messages.
+type discardPrintf struct{}
+
+func (discardPrintf) Printf(string, ...any) {}
+
+// Connect opens a session to one of opts.Servers and adds opts.Auth. It
+// gives up with ErrUnreachable when no server grants a session within the
+// connect timeout or ctx ends, and with ErrAuthFailed when credentials are
+// refused; in both cases nothing is left open.
+func Connect(ctx context.Context, opts Options) (*Session, error) {
+	if len(opts.Servers) == 0 {
+		return nil, fmt.Errorf("%w: no servers given", ErrUnreachable)
+	}
+	if opts.SessionTimeout <= 0 {
+		return nil, errors.New("zklock: session timeout must be positive")
+	}
+	s := &Session{
+		log:       opts.Logger,
+		requested: opts.SessionTimeout,
+		beat:      opts.HeartbeatInterval,
+		dialer:    opts.Dialer,
+		ready:     make(chan struct{}),
+		lost:      make(chan struct{}),
+		closed:    make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.dialer == nil {
+		s.dialer = net.DialTimeout
+	}
+	if s.beat <= 0 {
+		s.beat = s.requested / 10
+	}
+	var clientLog Printfer = discardPrintf{}
+	if opts.ClientLogger != nil {
+		clientLog = opts.ClientLogger
+	}
+	connectTimeout := opts.ConnectTimeout
+	if connectTimeout <= 0 {
+		connectTimeout = opts.SessionTimeout
+	}
+
+	conn, _, err := zk.Connect(opts.Servers, opts.SessionTimeout,
+		zk.WithDialer(s.dial),
+		zk.WithEventCallback(s.onEvent),
+		zk.WithLogger(clientLog),
+		zk.WithLogInfo(opts.ClientLogInfo),
+		// Lock nodes are tiny; a server that sends more than ZooKeeper's
+		// own 1 MiB packet limit is broken or hostile.
+		zk.WithMaxBufferSize(1<<20),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, strings.Join(opts.Servers, ","), err)
+	}
+	s.conn = conn
+	s.wg.Add(1)
+	go func() { // closes the connection once the session is lost
+		defer s.wg.Done()
+		<-s.lost
+		conn.Close()
+	}()
+
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	select {
+	case <-s.ready:
+	case <-s.lost:
+		s.Close()
+		return nil, s.Err()
+	case <-ctx.Done():
+		s.Close()
+		why := "no session granted"
+		if e, ok := s.lastDialErr.Load().(error); ok && e != nil {
+			why = e.Error()
+		}
+		return nil, fmt.Errorf("%w: %s within %v: %s", ErrUnreachable, strings.Join(opts.Servers, ","), connectTimeout, why)
+	}
+	// readyOnce has run in the callback; its write of id happens before
+	// close(ready), which we have observed.
+	s.log.Debug("session established", "session", s.IDString(), "timeout", s.Timeout())
+
+	for _, a := range opts.Auth {
+		if err := s.call(ctx, func() error { return conn.AddAuth(a.Scheme, a.Data) }); err != nil {
+			s.Close()
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%w: adding %s credentials timed out", ErrUnreachable, a.Scheme)
+			}
+			// Never echo a.Data: it holds the password.
+			return nil, fmt.Errorf("%w: scheme %q: %v", ErrAuthFailed, a.Scheme, err)
+		}
+	}
+
+	s.wg.Add(1)
+	go s.heartbeat()
+	return s, nil
+}
+
+// dial wraps the configured dialer so that every new connection reports the
+// session timeout its server negotiated.
+func (s *Session) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := s.dialer(network, addr, timeout)
+	if err != nil {
+		s.lastDialErr.Store(err)
+		return nil, err
+	}
+	return &sniffConn{Conn: c, s: s}, nil
+}
+
+// sniffConn reads the connect response, the first frame a server sends on a
+// new connection: int32 length, int32 protocol version, int32 negotiated
+// timeout in milliseconds, int64 session ID, password. The client library
+// keeps the timeout to itself, and a negotiated timeout shorter than the one
+// requested would make every deadline computed from the requested one
+// unsafe.
+type sniffConn struct {
+	net.Conn
+	s   *Session
+	got int
+	hdr [20]byte
+}
+
+func (c *sniffConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.got < len(c.hdr) && n > 0 {
+		c.got += copy(c.hdr[c.got:], p[:n])
+		if c.got == len(c.hdr) {
+			c.s.noteNegotiated(time.Duration(int32(binary.BigEndian.Uint32(c.hdr[8:12]))) * time.Millisecond)
+			c.s.connID.Store(int64(binary.BigEndian.Uint64(c.hdr[12:20])))
+		}
+	}
+	return n, err
+}
+
+func (s *Session) noteNegotiated(t time.Duration) {
+	if t <= 0 { // an expired session's response carries no timeout
+		return
+	}
+	ms := t.Milliseconds()
+	for {
+		old := s.negotiatedMs.Load()
+		if old != 0 && old <= ms {
+			return
+		}
+		if s.negotiatedMs.CompareAndSwap(old, ms) {
+			return
+		}
+	}
+}
+
+// onEvent runs on the client library's goroutine for every event and must
+// not block.
+func (s *Session) onEvent(ev zk.Event) {
+	if ev.Type != zk.EventSession {
+		return
+	}
+	switch ev.State {
+	case zk.StateHasSession:
+		id := s.connID.Load()
+		first := false
+		s.readyOnce.Do(func() {
+			s.id.Store(id)
+			first = true
+			close(s.ready)
+		})
+		if !first {
+			if id != s.id.Load() {
+				s.fail(fmt.Errorf("%w: the client replaced session %#x with %#x", ErrSessionLost, s.id.Load(), id))
+				return
+			}
+			s.log.Info("reconnected", "server", ev.Server, "session", s.IDString())
+		}
+	case zk.StateExpired:
+		s.fail(fmt.Errorf("%w: session %s expired by the server", ErrSessionLost, s.IDString()))
+	case zk.StateAuthFailed:
+		s.fail(fmt.Errorf("%w: server %s refused the credentials", ErrAuthFailed, ev.Server))
+	case zk.StateDisconnected:
+		select {
+		case <-s.closed:
+		case <-s.ready:
+			s.log.Warn("disconnected from ZooKeeper", "server", ev.Server, "session", s.IDString())
+		default:
+		}
+	}
+}
+
+// fail marks the session lost for good with err; a goroutine started by
+// Connect then closes the connection (Close blocks, and fail may run on the
+// client library's goroutine, before zk.Connect has even returned).
+func (s *Session) fail(err error) {
+	s.lostOnce.Do(func() {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		close(s.lost)
+		select {
+		case <-s.closed:
+		default:
+			s.log.Error("ZooKeeper session lost", "err", err)
+		}
+	})
+}
+
+// ID returns the session ID.
+func (s *Session) ID() int64 { return s.id.Load() }
+
+// IDString formats the session ID as ZooKeeper's own tools print it.
+func (s *Session) IDString() string { return fmt.Sprintf("0x%x", s.ID()) }
+
+// Timeout returns the session timeout: the shortest one any server
+// negotiated, never longer than the one requested.
+func (s *Session) Timeout() time.Duration {
+	if ms := s.negotiatedMs.Load(); ms > 0 && time.Duration(ms)*time.Millisecond < s.requested {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return s.requested
+}
+
+// LastOK returns the send time (monotonic) of the newest request that a
+// server answered in this session. The server cannot expire the session
+// before LastOK plus Timeout.
+func (s *Session) LastOK() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastOK
+}
+
+// Lost is closed when the session is gone for good; Err then says why.
+func (s *Session) Lost() <-chan struct{} { return s.lost }
+
+// Err returns why the session was lost, or nil.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close ends the session: the server deletes its ephemeral nodes at once.
+// If no server is reachable they go when the session expires. Close is
+// idempotent and waits for the session's goroutines.
+func (s *Session) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.fail(ErrClosed)
+		s.wg.Wait()
+	})
+}
+
+// call runs op, one blocking request of the client library, and returns its
+// error; or ctx's error, or the session's, if those come first, in which
+// case op finishes in the background and its results must not be read.
+func (s *Session) call(ctx context.Context, op func() error) error {
+	select {
+	case err := <-s.start(op):
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.lost:
+		return s.Err()
+	}
+}
+
+// start runs op, one blocking request of the client library, on its own
+// goroutine and returns a channel with its error. An answer moves LastOK.
+func (s *Session) start(op func() error) <-chan error {
+	t0 := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		err := op()
+		s.observe(t0, err)
+		done <- err
+	}()
+	return done
+}
+
+// observe records that a request sent at t0 came back with err. An answer
+// in our session moves LastOK forward; an answer in another session means
+// the library has replaced ours.
+func (s *Session) observe(t0 time.Time, err error) {
+	if !answered(err) {
+		return
+	}
+	if id := s.conn.SessionID(); id != s.ID() {
+		s.fail(fmt.Errorf("%w: the client replaced session %#x with %#x", ErrSessionLost, s.ID(), id))
+		return
+	}
+	s.mu.Lock()
+	if t0.After(s.lastOK) {
+		s.lastOK = t0
+	}
+	s.mu.Unlock()
+}
+
+// heartbeat keeps LastOK fresh: one request in flight at a time, every
+// s.beat, checking the probe node while a lease is held.
+func (s *Session) heartbeat() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.beat)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.lost:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		p := s.probe
+		s.mu.Unlock()
+		path := "/"
+		if p != nil {
+			path = p.path
+		}
+		var (
+			exists bool
+			stat   *zk.Stat
+		)
+		err := s.call(context.Background(), func() (err error) {
+			exists, stat, err = s.conn.Exists(path)
+			return err
+		})
+		if err != nil {
+			if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrSessionLost) {
+				s.log.Debug("heartbeat failed", "err", err)
+			}
+			continue
+		}
+		if p != nil {
+			p.check(exists, stat)
+		}
+	}
+}
+
+// setProbe makes the heartbeat check p (nil: just the root).
+func (s *Session) setProbe(p *probe) {
+	s.mu.Lock()
+	s.probe = p
+	s.mu.Unlock()
+}
