@@ -1,0 +1,74 @@
+package logging
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Special values of the "path" argument of New.
+const (
+	// DiscardPath, the default "logger.path", logs nowhere.
+	DiscardPath = "/dev/null"
+	// StderrPath logs to the stderr writer given to New.
+	StderrPath = "stderr"
+)
+
+// ErrLogFile is wrapped by the error New returns when the log file cannot be
+// opened; the logger New returns with it works all the same.
+var ErrLogFile = errors.New("logging: cannot open log file")
+
+// New returns a logger writing events at or above level (see ParseLevel) in
+// format "text" (TextHandler; also for "") or "json" (slog's JSON handler,
+// with a "pid" attribute) to path, and the Closer that closes the file.
+//
+// Path DiscardPath (or "") logs nowhere, StderrPath logs to stderr; any other
+// path is a File, appended to and reopened when logrotate moves it.
+//
+// An unknown level or format returns a nil logger and an error. If the file
+// cannot be opened, New still returns a working logger and Closer, with an
+// error wrapping ErrLogFile and the open error: a log file that cannot be
+// opened must not fail the job, so the caller prints the error as a warning
+// on stderr and goes on. That logger writes nothing until a later write
+// manages to open the file (each write tries again).
+func New(path, level, format string, stderr io.Writer) (*slog.Logger, io.Closer, error) {
+	lvl, err := ParseLevel(level)
+	if err != nil {
+		return nil, nil, err
+	}
+	var newHandler func(io.Writer) slog.Handler
+	switch strings.ToLower(format) {
+	case "", "text":
+		newHandler = func(w io.Writer) slog.Handler { return NewTextHandler(w, lvl) }
+	case "json":
+		newHandler = func(w io.Writer) slog.Handler {
+			return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}).
+				WithAttrs([]slog.Attr{slog.Int("pid", os.Getpid())})
+		}
+	default:
+		return nil, nil, fmt.Errorf("logging: unknown format %q, want \"text\" or \"json\"", format)
+	}
+
+	switch path {
+	case "", DiscardPath:
+		return slog.New(slog.DiscardHandler), nopCloser{}, nil
+	case StderrPath:
+		if stderr == nil {
+			stderr = os.Stderr
+		}
+		return slog.New(newHandler(stderr)), nopCloser{}, nil
+	}
+	f, err := OpenFile(path)
+	logger := slog.New(newHandler(f))
+	if err != nil {
+		return logger, f, fmt.Errorf("%w (logging off until it can be opened): %w", ErrLogFile, err)
+	}
+	return logger, f, nil
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
