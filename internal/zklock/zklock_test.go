@@ -1,0 +1,380 @@
+package zklock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zk-flock/zk-flock/internal/faultproxy"
+	"github.com/zk-flock/zk-flock/internal/testzk"
+)
+
+// srv is the one ZooKeeper server shared by this package's tests. Its
+// session timeouts may range from 0.4 s to 8 s (tickTime 200 ms).
+var srv *testzk.Cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(testzk.Main(m, testzk.Options{TickTime: 200 * time.Millisecond}, func(c *testzk.Cluster) { srv = c }))
+}
+
+var nameSeq atomic.Int64
+
+// uniqueRoot returns a fresh app root for one test.
+func uniqueRoot(t *testing.T) string {
+	return fmt.Sprintf("/%s-%d", strings.ReplaceAll(t.Name(), "/", "_"), nameSeq.Add(1))
+}
+
+func connect(t *testing.T, servers []string, timeout time.Duration) *Session {
+	t.Helper()
+	s, err := Connect(context.Background(), Options{Servers: servers, SessionTimeout: timeout})
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// raw is an independent plain client for checking what is in ZooKeeper.
+func raw(t *testing.T) *zk.Conn {
+	t.Helper()
+	c, _, err := zk.Connect(srv.Addrs(), 4*time.Second, zk.WithLogger(discardPrintf{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func lockReq(root, name string) Request {
+	return Request{Root: root, Name: name, Data: []byte(`{"host":"test"}`), Margin: 100 * time.Millisecond, Lead: 100 * time.Millisecond}
+}
+
+func TestAcquireCreatesOriginalLayout(t *testing.T) {
+	root := uniqueRoot(t) + "/nested"
+	s := connect(t, srv.Addrs(), 4*time.Second)
+	l, err := s.Acquire(context.Background(), lockReq(root, "job"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := raw(t)
+	data, stat, err := c.Get(root + "/job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != `{"host":"test"}` || stat.EphemeralOwner != s.ID() {
+		t.Fatalf("lock node: data %q owner %#x, want our data and session %#x", data, stat.EphemeralOwner, s.ID())
+	}
+	if l.Path() != root+"/job" || l.Slot() != -1 || l.Token() != stat.Czxid {
+		t.Fatalf("lease: path %s slot %d token %d, want %s -1 %d", l.Path(), l.Slot(), l.Token(), root+"/job", stat.Czxid)
+	}
+	rootData, rootStat, err := c.Get(root)
+	if err != nil || string(rootData) != "Rootnode" || rootStat.EphemeralOwner != 0 {
+		t.Fatalf("root: %q %v %v, want persistent Rootnode", rootData, rootStat, err)
+	}
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, _ := c.Exists(root + "/job"); ok {
+		t.Fatal("lock node still exists after Release")
+	}
+	if !errors.Is(l.Err(), ErrClosed) {
+		t.Fatalf("Err after Release = %v, want ErrClosed", l.Err())
+	}
+}
+
+func TestBusyWithoutWait(t *testing.T) {
+	root := uniqueRoot(t)
+	a := connect(t, srv.Addrs(), 4*time.Second)
+	b := connect(t, srv.Addrs(), 4*time.Second)
+	if _, err := a.Acquire(context.Background(), lockReq(root, "job")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := b.Acquire(context.Background(), lockReq(root, "job"))
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Acquire: %v, want ErrLocked", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("busy answer took %v", el)
+	}
+	children, _, err := raw(t).Children(root)
+	if err != nil || len(children) != 1 {
+		t.Fatalf("children of %s: %v %v, want only the holder's", root, children, err)
+	}
+}
+
+func TestForeignHolderIsRespected(t *testing.T) {
+	// A node made by another client (the original zk-flock stores
+	// hostname+uuid as plain text) is a held lock.
+	root := uniqueRoot(t)
+	c := raw(t)
+	if _, err := c.Create(root, []byte("Rootnode"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(root+"/job", []byte("oldhost1b2c3d"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	s := connect(t, srv.Addrs(), 4*time.Second)
+	if _, err := s.Acquire(context.Background(), lockReq(root, "job")); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Acquire over a foreign node: %v, want ErrLocked", err)
+	}
+}
+
+func TestWaitGetsLockWhenReleased(t *testing.T) {
+	root := uniqueRoot(t)
+	a := connect(t, srv.Addrs(), 4*time.Second)
+	b := connect(t, srv.Addrs(), 4*time.Second)
+	la, err := a.Acquire(context.Background(), lockReq(root, "job"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		a.Close()
+	}()
+	req := lockReq(root, "job")
+	req.Wait = true
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	lb, err := b.Acquire(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 250*time.Millisecond || el > 2*time.Second {
+		t.Fatalf("waiter got the lock after %v, want about 300ms", el)
+	}
+	if lb.Token() <= la.Token() {
+		t.Fatalf("token did not increase: %d then %d", la.Token(), lb.Token())
+	}
+}
+
+func TestWaitRunsOut(t *testing.T) {
+	root := uniqueRoot(t)
+	a := connect(t, srv.Addrs(), 4*time.Second)
+	b := connect(t, srv.Addrs(), 4*time.Second)
+	if _, err := a.Acquire(context.Background(), lockReq(root, "job")); err != nil {
+		t.Fatal(err)
+	}
+	req := lockReq(root, "job")
+	req.Wait = true
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := b.Acquire(ctx, req)
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("Acquire after the wait ran out: %v, want ErrLocked", err)
+	}
+	if el := time.Since(start); el < 300*time.Millisecond || el > 1500*time.Millisecond {
+		t.Fatalf("wait ended after %v, want 300ms", el)
+	}
+	// A cancelled wait leaves nothing of b's behind.
+	children, _, _ := raw(t).Children(root)
+	if len(children) != 1 {
+		t.Fatalf("children after the wait: %v", children)
+	}
+}
+
+func TestSemaphoreSlots(t *testing.T) {
+	root := uniqueRoot(t)
+	req := lockReq(root, "sem")
+	req.Slots = 2
+	var leases []*Lease
+	var sessions []*Session
+	for i := 0; i < 2; i++ {
+		s := connect(t, srv.Addrs(), 4*time.Second)
+		l, err := s.Acquire(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Slot() != i || l.Path() != fmt.Sprintf("%s/sem_%d", root, i) {
+			t.Fatalf("holder %d got slot %d (%s)", i, l.Slot(), l.Path())
+		}
+		leases = append(leases, l)
+		sessions = append(sessions, s)
+	}
+	c := connect(t, srv.Addrs(), 4*time.Second)
+	if _, err := c.Acquire(context.Background(), req); !errors.Is(err, ErrLocked) {
+		t.Fatalf("third holder of 2 slots: %v, want ErrLocked", err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		leases[1].Release(context.Background())
+	}()
+	req.Wait = true
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := c.Acquire(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Slot() != 1 {
+		t.Fatalf("waiter got slot %d, want the freed slot 1", l.Slot())
+	}
+}
+
+func TestLeaseLostWhenNodeDeleted(t *testing.T) {
+	root := uniqueRoot(t)
+	s := connect(t, srv.Addrs(), 4*time.Second)
+	l, err := s.Acquire(context.Background(), lockReq(root, "job"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	if err := raw(t).Delete(root+"/job", -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("lease not lost 2s after its node was deleted")
+	}
+	if !errors.Is(l.Err(), ErrLockLost) {
+		t.Fatalf("Err = %v, want ErrLockLost", l.Err())
+	}
+	if react := time.Since(deleted); react > 500*time.Millisecond {
+		t.Fatalf("reacted after %v", react)
+	}
+	if !l.KillBy().Before(time.Now()) {
+		t.Fatalf("KillBy %v is in the future: a lost lock must be let go at once", time.Until(l.KillBy()))
+	}
+}
+
+func TestNegotiatedTimeoutIsUsed(t *testing.T) {
+	// The server caps sessions at 20 ticks = 4 s; asking for 30 s must not
+	// make us trust the session for 30 s.
+	s := connect(t, srv.Addrs(), 30*time.Second)
+	if got := s.Timeout(); got != 4*time.Second {
+		t.Fatalf("Timeout() = %v, want the negotiated 4s", got)
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	start := time.Now()
+	_, err := Connect(context.Background(), Options{Servers: []string{"127.0.0.1:1"}, SessionTimeout: time.Second})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Connect to a closed port: %v, want ErrUnreachable", err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("gave up after %v, want about the 1s timeout", el)
+	}
+}
+
+// TestPartitionFencesBeforeExpiry is the self-fencing promise at the
+// library level: a holder cut off from ZooKeeper reports Done, with a
+// KillBy that passes before another session can take the lock.
+func TestPartitionFencesBeforeExpiry(t *testing.T) {
+	root := uniqueRoot(t)
+	p, err := faultproxy.New(srv.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const T = 2 * time.Second
+	a := connect(t, []string{p.Addr()}, T)
+	req := lockReq(root, "job")
+	req.Margin, req.Lead = 200*time.Millisecond, 300*time.Millisecond
+	la, err := a.Acquire(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := connect(t, srv.Addrs(), 4*time.Second)
+	got := make(chan time.Time, 1)
+	go func() {
+		wreq := lockReq(root, "job")
+		wreq.Wait = true
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := b.Acquire(ctx, wreq); err != nil {
+			t.Errorf("waiter: %v", err)
+			close(got)
+			return
+		}
+		got <- time.Now()
+	}()
+
+	p.Hold(faultproxy.Both)
+	var done time.Time
+	select {
+	case <-la.Done():
+		done = time.Now()
+	case <-time.After(2 * T):
+		t.Fatal("partitioned holder never reported Done")
+	}
+	killBy := la.KillBy()
+	if !errors.Is(la.Err(), ErrSessionLost) {
+		t.Fatalf("Err = %v, want ErrSessionLost", la.Err())
+	}
+	if lead := killBy.Sub(done); lead < 250*time.Millisecond {
+		t.Fatalf("Done came only %v before KillBy, want the 300ms lead", lead)
+	}
+	taken, ok := <-got
+	if !ok {
+		return
+	}
+	if !taken.After(killBy) {
+		t.Fatalf("another session took the lock %v before the holder's KillBy", killBy.Sub(taken))
+	}
+	t.Logf("Done %v before KillBy; lock taken over %v after KillBy", killBy.Sub(done), taken.Sub(killBy))
+}
+
+// TestShortPartitionKeepsLease: a hiccup well inside the session timeout
+// must not cost the holder its lock.
+func TestShortPartitionKeepsLease(t *testing.T) {
+	root := uniqueRoot(t)
+	p, err := faultproxy.New(srv.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const T = 4 * time.Second
+	a := connect(t, []string{p.Addr()}, T)
+	la, err := a.Acquire(context.Background(), lockReq(root, "job"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Hold(faultproxy.Both)
+	time.Sleep(T / 8)
+	p.Release(faultproxy.Both)
+	time.Sleep(T / 2)
+	select {
+	case <-la.Done():
+		t.Fatalf("lease lost after a %v partition: %v", T/8, la.Err())
+	default:
+	}
+	if age := time.Since(a.LastOK()); age > T/4 {
+		t.Fatalf("LastOK is %v old after the partition healed", age)
+	}
+}
+
+func TestCancelledAcquireLeavesNothing(t *testing.T) {
+	root := uniqueRoot(t)
+	s := connect(t, srv.Addrs(), 4*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Acquire(ctx, lockReq(root, "job")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire with a cancelled context: %v", err)
+	}
+	// Whatever the cancelled create did is undone in the background.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ok, _, err := raw(t).Exists(root + "/job")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a cancelled Acquire left its node behind")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
