@@ -66,7 +66,8 @@ func tryStart(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	all := make([]Ports, o.Servers)
 	for i := range all {
-		p := free[i*perServer : (i+1)*perServer]
+		end := (i + 1) * perServer
+		p := free[i*perServer : end : end] // Extra must not reach into the next server's ports
 		all[i] = Ports{Client: p[0], Peer: p[1], Election: p[2], Extra: p[3:]}
 	}
 	for id := 1; id <= o.Servers; id++ {

@@ -32,7 +32,7 @@ var ErrNotServing = errors.New("testzk: server not serving requests")
 
 // FourLetter sends the four-letter word cmd ("ruok", "srvr", "mntr",
 // "cons", ...) to the server at addr and returns its answer. It gives up
-// after flwTimeout.
+// after 2 s.
 func FourLetter(addr, cmd string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), flwTimeout)
 	defer cancel()
@@ -63,7 +63,7 @@ func fourLetter(ctx context.Context, addr, cmd string) (string, error) {
 }
 
 // Mntr returns the server's mntr key/value pairs, e.g. "zk_packets_received"
-// or "zk_server_state". It gives up after flwTimeout.
+// or "zk_server_state". It gives up after 2 s.
 func Mntr(addr string) (map[string]string, error) {
 	out, err := FourLetter(addr, "mntr")
 	if err != nil {

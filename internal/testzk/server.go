@@ -193,7 +193,7 @@ func tail(b []byte, n int) string {
 }
 
 // Stop sends SIGTERM and waits for the JVM to exit, sending SIGKILL after
-// stopGrace. A paused server is resumed so that it can exit. Stopping a
+// 10 s. A paused server is resumed so that it can exit. Stopping a
 // stopped server does nothing.
 func (s *Server) Stop() error {
 	s.mu.Lock()
@@ -272,7 +272,7 @@ func (s *Server) Paused() bool {
 // Mode asks the server through srvr whether it is ModeLeader,
 // ModeFollower, ModeStandalone or ModeObserver. It returns ErrNotServing
 // when the server is up but does not serve requests, and gives up after
-// flwTimeout (a paused server never answers).
+// 2 s (a paused server never answers).
 func (s *Server) Mode() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), flwTimeout)
 	defer cancel()
