@@ -119,10 +119,8 @@ func (l *Lease) deadline() time.Time {
 // lose closes Done with err; the work must stop by killBy.
 func (l *Lease) lose(err error, killBy time.Time) {
 	l.doneOnce.Do(func() {
-		select {
-		case <-l.s.closed:
+		if isClosed(l.s.closed) {
 			err = ErrClosed // whatever happened, the owner has let go
-		default:
 		}
 		l.mu.Lock()
 		l.err = err
@@ -130,7 +128,7 @@ func (l *Lease) lose(err error, killBy time.Time) {
 		l.mu.Unlock()
 		close(l.done)
 		if !errors.Is(err, ErrClosed) {
-			l.s.log.Error("lock lost", "lock", l.path, "err", err,
+			l.s.log.Error("lock lost", "node", l.path, "err", err,
 				"kill_within", time.Until(killBy).Round(time.Millisecond))
 		}
 	})
@@ -176,7 +174,7 @@ func (l *Lease) monitor(watch <-chan zk.Event) {
 			default:
 				// Data changed: still ours if the owner is still us.
 				// Re-arm off this goroutine, which must keep time.
-				l.s.log.Warn("lock node changed by someone else", "lock", l.path, "event", ev.Type.String())
+				l.s.log.Warn("lock node changed by someone else", "node", l.path, "event", ev.Type.String())
 				l.wg.Add(1)
 				go func() {
 					defer l.wg.Done()
@@ -380,7 +378,7 @@ func (s *Session) newLease(p string, slot int, stat *zk.Stat, watch <-chan zk.Ev
 	s.setProbe(&probe{path: p, check: l.check})
 	l.wg.Add(1)
 	go l.monitor(watch)
-	s.log.Info("lock acquired", "lock", p, "token", l.token, "session", s.IDString(), "timeout", s.Timeout())
+	s.log.Info("lock acquired", "node", p, "token", l.token, "session", s.IDString(), "timeout", s.Timeout())
 	return l
 }
 

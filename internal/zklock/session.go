@@ -276,12 +276,10 @@ func (s *Session) onEvent(ev zk.Event) {
 	case zk.StateAuthFailed:
 		s.fail(fmt.Errorf("%w: server %s refused the credentials", ErrAuthFailed, ev.Server))
 	case zk.StateDisconnected:
-		select {
-		case <-s.closed:
-		case <-s.ready:
-			s.log.Warn("disconnected from ZooKeeper", "server", ev.Server, "session", s.IDString())
-		default:
+		if isClosed(s.closed) || !isClosed(s.ready) {
+			return // our own Close, or still connecting
 		}
+		s.log.Warn("disconnected from ZooKeeper", "server", ev.Server, "session", s.IDString())
 	}
 }
 
@@ -294,9 +292,7 @@ func (s *Session) fail(err error) {
 		s.err = err
 		s.mu.Unlock()
 		close(s.lost)
-		select {
-		case <-s.closed:
-		default:
+		if !isClosed(s.closed) {
 			s.log.Error("ZooKeeper session lost", "err", err)
 		}
 	})
@@ -436,4 +432,14 @@ func (s *Session) setProbe(p *probe) {
 	s.mu.Lock()
 	s.probe = p
 	s.mu.Unlock()
+}
+
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/zk-flock/zk-flock/internal/logging"
+)
+
+// envDaemon marks the re-executed, detached copy of zk-flock (Go cannot
+// fork). It is removed from the command's environment.
+const envDaemon = "ZK_FLOCK_DAEMONIZED"
+
+// daemonUmask is the file mode mask of the detached zk-flock and so of its
+// command: files it creates are not writable by others, whatever the
+// invoking shell's umask was.
+const daemonUmask = 0o022
+
+func isDaemon() bool { return os.Getenv(envDaemon) == "1" }
+
+// daemonize starts a detached copy of zk-flock with the same arguments, in
+// a new session with its standard streams on /dev/null, and returns once it
+// has started. The copy validated nothing twice by luck: it parses the same
+// arguments and configuration the parent just checked.
+func daemonize() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), envDaemon+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", exe, err)
+	}
+	return cmd.Process.Release()
+}
+
+// enterDaemon finishes detaching in the copy: the working directory is /
+// (so no file system is kept busy) and the umask is sane. The configuration
+// was read before, relative to the caller's directory.
+func enterDaemon() error {
+	syscall.Umask(daemonUmask)
+	return os.Chdir("/")
+}
+
+// absLogPath makes a log file path absolute, so that reopening it after
+// logrotate still works once the working directory is /.
+func absLogPath(p string) (string, error) {
+	if p == logging.DiscardPath || p == logging.StderrPath || p == "" {
+		return p, nil
+	}
+	return filepath.Abs(p)
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/shlex"
+	"github.com/zk-flock/zk-flock/internal/config"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+)
+
+// defaultConfPath is where the original zk-flock reads its configuration.
+const defaultConfPath = config.DefaultPath
+
+// options is the parsed command line.
+type options struct {
+	confPath  string
+	daemonize bool
+	maxLA     float64
+	sleep     bool
+	wait      time.Duration
+	exitCode  int
+	slots     int
+	minLock   time.Duration
+	pdeathsig syscall.Signal
+	grace     time.Duration
+	margin    time.Duration
+	help      bool
+	version   bool
+
+	// Which of the options that the configuration file can also set were
+	// given on the command line (flags win over the file).
+	maxLASet, graceSet, marginSet bool
+
+	lock    string   // LOCKNAME
+	argv    []string // the command as words
+	path    string   // the executable argv[0] stands for
+	command string   // the command as the user gave it, for logs
+}
+
+// usageError is a bad command line: exit status ExitUsage.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// newFlagSet defines every option on o. It is the one source of truth for
+// the flags: --help is generated from it.
+func newFlagSet(o *options) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("zk-flock", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.SetOutput(io.Discard) // errors are reported by run, in one line
+	fs.StringVarP(&o.confPath, "confpath", "c", defaultConfPath, "configuration `file`")
+	fs.BoolVarP(&o.daemonize, "daemonize", "d", false, "detach and run in the background; exits 0 at once")
+	fs.Float64VarP(&o.maxLA, "maxla", "m", -1, "do not run when the 1-minute load average is above `LOAD` (negative: no limit; default from the config, else -1)")
+	fs.BoolVarP(&o.sleep, "sleep", "s", false, "before trying the lock, sleep as many seconds as the 1-minute load average")
+	fs.VarP(secondsValue{&o.wait}, "wait", "w", "wait up to `SECONDS` for a busy lock (fractions allowed) instead of giving up at once")
+	fs.IntVarP(&o.exitCode, "exitcode", "x", 0, "exit `STATUS` (0-255) when the lock is busy")
+	fs.IntVarP(&o.slots, "semaphore", "n", 0, "semaphore: hold one of `N` slots LOCKNAME_0 … LOCKNAME_{N-1}")
+	o.minLock = 5 * time.Second
+	fs.VarP(secondsValue{&o.minLock}, "minlocktime", "l", "hold the lock at least `SECONDS` from acquisition")
+	o.pdeathsig = syscall.SIGTERM
+	fs.VarP(signalValue{&o.pdeathsig}, "pdeathsig", "p", "`SIGNAL` (number or name) the command gets if zk-flock dies")
+	o.grace = defaultGrace
+	fs.Var(secondsValue{&o.grace}, "grace", "`SECONDS` between SIGTERM and SIGKILL when the command is stopped (default from the config, else 5)")
+	fs.Var(secondsValue{&o.margin}, "margin", "the command is dead at least `SECONDS` before the ZooKeeper session could expire (default from the config, else a tenth of the session timeout, at least 0.2)")
+	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
+	fs.BoolVar(&o.version, "version", false, "show the version and exit")
+	return fs
+}
+
+// parseArgs parses the command line: options anywhere, then LOCKNAME and
+// either one COMMAND string, split as a POSIX shell splits words, or, after
+// "--", the command's words as they are.
+func parseArgs(args []string) (*options, error) {
+	o := &options{}
+	fs := newFlagSet(o)
+	if err := fs.Parse(args); err != nil {
+		return nil, usagef("%s", strings.TrimSpace(err.Error()))
+	}
+	if o.help || o.version {
+		return o, nil
+	}
+	o.maxLASet = fs.Changed("maxla")
+	o.graceSet = fs.Changed("grace")
+	o.marginSet = fs.Changed("margin")
+	if math.IsNaN(o.maxLA) {
+		return nil, usagef("--maxla: not a number")
+	}
+	if o.exitCode < 0 || o.exitCode > 255 {
+		return nil, usagef("--exitcode %d: must be 0-255", o.exitCode)
+	}
+	if fs.Changed("semaphore") && o.slots < 1 {
+		return nil, usagef("-n %d: a semaphore needs at least 1 slot", o.slots)
+	}
+	if fs.Changed("margin") && o.margin < minMargin {
+		return nil, usagef("--margin %v: below %v is unsafe (the command could outlive the lock)", o.margin, minMargin)
+	}
+
+	pos := fs.Args()
+	dash := fs.ArgsLenAtDash()
+	switch {
+	case dash < 0 || dash == 0 && len(pos) == 2:
+		// zk-flock LOCKNAME COMMAND (or: -- LOCKNAME COMMAND)
+		if len(pos) != 2 {
+			return nil, usagef("want LOCKNAME and COMMAND, got %d argument(s)", len(pos))
+		}
+		o.lock, o.command = pos[0], pos[1]
+		words, err := shlex.Split(o.command)
+		if err != nil {
+			return nil, usagef("COMMAND %q: %v", o.command, err)
+		}
+		if len(words) == 0 {
+			return nil, usagef("COMMAND is empty")
+		}
+		o.argv = words
+	case dash <= 1:
+		// zk-flock LOCKNAME -- PROG ARG... (or: -- LOCKNAME PROG ARG...)
+		if len(pos) < 2 {
+			return nil, usagef("want LOCKNAME -- PROG [ARG...]")
+		}
+		o.lock, o.argv = pos[0], pos[1:]
+		o.command = shellJoin(o.argv)
+	default:
+		return nil, usagef("only LOCKNAME may stand before --, got %d arguments", dash)
+	}
+	return o, nil
+}
+
+// shellJoin quotes argv for display, so that it could be pasted back.
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+		}) < 0 {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+// secondsValue is a duration flag given in seconds ("1.5"), as the
+// original's flags are, or as a Go duration ("1500ms").
+type secondsValue struct{ d *time.Duration }
+
+func (v secondsValue) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return strconv.FormatFloat(v.d.Seconds(), 'f', -1, 64)
+}
+
+func (v secondsValue) Type() string { return "seconds" }
+
+func (v secondsValue) Set(s string) error {
+	d, err := parseSeconds(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
+// parseSeconds reads a non-negative number of seconds or a Go duration.
+func parseSeconds(s string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		d, derr := time.ParseDuration(s)
+		if derr != nil {
+			return 0, errors.New("want a number of seconds")
+		}
+		f = d.Seconds()
+	}
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return 0, errors.New("want a number of seconds")
+	case f < 0:
+		return 0, errors.New("must not be negative")
+	case f > maxSeconds:
+		return 0, fmt.Errorf("more than %d seconds", int64(maxSeconds))
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// maxSeconds bounds duration flags well below time.Duration's ~292 years.
+const maxSeconds = 100 * 365 * 24 * 3600
+
+// signalValue is a signal flag: a number or a name, with or without "SIG",
+// in any case.
+type signalValue struct{ s *syscall.Signal }
+
+func (v signalValue) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return strings.TrimPrefix(unix.SignalName(*v.s), "SIG")
+}
+
+func (v signalValue) Type() string { return "signal" }
+
+func (v signalValue) Set(s string) error {
+	sig, err := parseSignal(s)
+	if err != nil {
+		return err
+	}
+	*v.s = sig
+	return nil
+}
+
+func parseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if unix.SignalName(syscall.Signal(n)) == "" {
+			return 0, fmt.Errorf("unknown signal %d", n)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}

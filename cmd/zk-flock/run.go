@@ -1,0 +1,408 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/zk-flock/zk-flock/internal/config"
+	"github.com/zk-flock/zk-flock/internal/logging"
+	"github.com/zk-flock/zk-flock/internal/supervise"
+	"github.com/zk-flock/zk-flock/internal/zklock"
+)
+
+// Self-fencing defaults. See docs/RELIABILITY.md.
+const (
+	// defaultGrace is the time between SIGTERM and SIGKILL when zk-flock
+	// stops the command: long enough for a well-behaved program to finish
+	// a write and exit, short enough that a stuck one is not waited on
+	// for long (consul lock uses the same).
+	defaultGrace = 5 * time.Second
+	// minMargin is the least time by which the command must be dead before
+	// the session could expire: the kill itself, a scheduling delay of
+	// zk-flock on a loaded host, and clock-rate drift must fit in it.
+	minMargin = 50 * time.Millisecond
+	// defaultMinMargin and the tenth of the session timeout below are the
+	// default margin: 0.5 s for the usual 5 s session.
+	defaultMinMargin = 200 * time.Millisecond
+)
+
+// Environment variables set for the command.
+const (
+	envToken = "ZK_FLOCK_TOKEN" // fencing token: the lock node's czxid
+	envLock  = "ZK_FLOCK_LOCK"  // the lock node's path
+	envSlot  = "ZK_FLOCK_SLOT"  // with -n: the slot index
+)
+
+// fenceSignals are the signals zk-flock handles itself: SIGTERM and SIGINT
+// stop the command, the others are forwarded to it.
+var fenceSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// run is zk-flock: it parses args, runs the command under the lock and
+// returns the exit status. stdout is only written for --help and --version;
+// it belongs to the command otherwise.
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "zk-flock: %v (see zk-flock --help)\n", err)
+		return ExitUsage
+	}
+	switch {
+	case o.help:
+		printUsage(stdout)
+		return ExitOK
+	case o.version:
+		fmt.Fprintln(stdout, versionString())
+		return ExitOK
+	}
+
+	cfg, err := config.Load(o.confPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
+		return ExitConfig
+	}
+	if err := config.ValidateLockPath(cfg.AppID, o.lock, o.slots); err != nil {
+		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
+		return ExitUsage
+	}
+	applyFlags(o, &cfg)
+	// A typo in the command fails now, before anything touches ZooKeeper.
+	if o.path, err = supervise.LookPath(o.argv[0]); err != nil {
+		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
+		return startErrorStatus(err)
+	}
+
+	if o.daemonize {
+		if !isDaemon() {
+			if err := daemonize(); err != nil {
+				fmt.Fprintf(stderr, "zk-flock: daemonize: %v\n", err)
+				return ExitInternal
+			}
+			return ExitOK
+		}
+		// Paths were resolved against the caller's directory; keep them.
+		if cfg.Logger.Path, err = absLogPath(cfg.Logger.Path); err == nil {
+			err = enterDaemon()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "zk-flock: daemonize: %v\n", err)
+			return ExitInternal
+		}
+	}
+
+	log, closeLog, err := logging.New(cfg.Logger.Path, cfg.Logger.Level, cfg.Logger.Format, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "zk-flock: warning: %v\n", err)
+	}
+	defer closeLog.Close()
+	log = log.With("lock", o.lock)
+
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, fenceSignals...)
+	defer signal.Stop(sigs)
+
+	j := &job{o: o, cfg: cfg, log: log, stderr: stderr, sigs: sigs}
+	return j.run()
+}
+
+// applyFlags lets the command line override the configuration file.
+func applyFlags(o *options, cfg *config.Config) {
+	if o.maxLASet {
+		cfg.MaxLA = o.maxLA
+	}
+	if o.sleep {
+		cfg.Sleep = true
+	}
+	if o.graceSet || cfg.Grace == 0 {
+		cfg.Grace = o.grace
+	}
+	if o.marginSet {
+		cfg.Margin = o.margin
+	}
+}
+
+// job is one run of a command under the lock.
+type job struct {
+	o      *options
+	cfg    config.Config
+	log    *slog.Logger
+	stderr io.Writer
+	sigs   chan os.Signal
+}
+
+// fail reports a failure on stderr and in the log, and returns status.
+func (j *job) fail(status int, format string, args ...any) int {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintf(j.stderr, "zk-flock: %s\n", msg)
+	j.log.Error(msg, "status", status)
+	return status
+}
+
+func (j *job) run() int {
+	// Until the command runs, SIGTERM and SIGINT abandon the attempt; the
+	// other signals are ignored.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var interrupted syscall.Signal
+	watching := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-watching:
+				return
+			case sig := <-j.sigs:
+				if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+					interrupted = sig.(syscall.Signal)
+					cancel()
+					return
+				}
+				j.log.Info("ignoring signal before the command runs", "signal", sig.String())
+			}
+		}
+	}()
+	stopWatching := func() {
+		close(watching)
+		<-watched
+	}
+	status := j.acquireAndRun(ctx, stopWatching)
+	if interrupted != 0 && ctx.Err() != nil && status < 0 {
+		j.log.Info("interrupted before the command ran", "signal", interrupted.String())
+		return ExitSignalBase + int(interrupted)
+	}
+	if status < 0 {
+		return ExitInternal
+	}
+	return status
+}
+
+// acquireAndRun passes the load gates, takes the lock and runs the command.
+// It calls stopWatching before the command starts, to take over the signals.
+// A negative status means "interrupted by a signal before the command ran".
+func (j *job) acquireAndRun(ctx context.Context, stopWatching func()) int {
+	if status, ok := j.loadGates(ctx); !ok {
+		return status
+	}
+
+	sess, err := zklock.Connect(ctx, j.sessionOptions())
+	if err != nil {
+		if ctx.Err() != nil {
+			return -1
+		}
+		return j.fail(ExitUnavailable, "%v", err)
+	}
+	defer sess.Close()
+
+	margin, lead, err := j.fence(sess.Timeout())
+	if err != nil {
+		return j.fail(ExitConfig, "%v", err)
+	}
+	req := zklock.Request{
+		Root:   "/" + j.cfg.AppID,
+		Name:   j.o.lock,
+		Slots:  j.o.slots,
+		Data:   holderData(j.o.command),
+		Wait:   j.o.wait > 0,
+		Margin: margin,
+		Lead:   lead,
+	}
+	actx := ctx
+	if req.Wait {
+		var cancelWait context.CancelFunc
+		actx, cancelWait = context.WithTimeout(ctx, j.o.wait)
+		defer cancelWait()
+	}
+	j.log.Debug("trying the lock", "root", req.Root, "slots", req.Slots, "wait", j.o.wait)
+	lease, err := sess.Acquire(actx, req)
+	switch {
+	case errors.Is(err, zklock.ErrLocked):
+		// Busy is the normal outcome on all hosts but one: nothing on
+		// stderr, or cron would mail it every time.
+		j.log.Info("lock is busy; not running the command", "status", j.o.exitCode)
+		return j.o.exitCode
+	case err != nil && ctx.Err() != nil:
+		return -1
+	case err != nil:
+		return j.fail(ExitUnavailable, "lock %s: %v", j.o.lock, err)
+	}
+
+	stopWatching()
+	return j.supervise(sess, lease)
+}
+
+// sessionOptions builds the ZooKeeper session's options from the config.
+func (j *job) sessionOptions() zklock.Options {
+	opts := zklock.Options{
+		Servers:        j.cfg.Hosts,
+		SessionTimeout: j.cfg.Timeout,
+		Logger:         j.log,
+	}
+	zkLevel, _ := logging.ParseLevel(j.cfg.Logger.ZKLevel)
+	opts.ClientLogger = logging.NewPrintf(j.log.With("component", "zk"), zkLevel)
+	opts.ClientLogInfo = zkLevel <= slog.LevelInfo
+	if a := j.cfg.Auth; a != nil {
+		opts.Auth = []zklock.Auth{{Scheme: a.Scheme, Data: []byte(a.Data)}}
+	}
+	return opts
+}
+
+// fence returns the self-fencing margin and the lead (the part of the grace
+// period that must fit before the kill deadline) for session timeout t.
+func (j *job) fence(t time.Duration) (margin, lead time.Duration, err error) {
+	margin = j.cfg.Margin
+	if margin == 0 {
+		margin = max(defaultMinMargin, t/10)
+	}
+	if margin > t/2 {
+		return 0, 0, fmt.Errorf("margin %v is more than half the %v ZooKeeper session timeout: the command would be killed at every hiccup", margin, t)
+	}
+	// The grace period must fit between the kill decision and the kill
+	// deadline; a quarter of the session keeps at least a quarter for
+	// riding out a lost connection.
+	lead = min(j.cfg.Grace, t/4)
+	return margin, lead, nil
+}
+
+// supervise runs the command while the lease holds and returns the status.
+func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
+	env := append(childEnviron(), envToken+"="+strconv.FormatInt(lease.Token(), 10), envLock+"="+lease.Path())
+	if lease.Slot() >= 0 {
+		env = append(env, envSlot+"="+strconv.Itoa(lease.Slot()))
+	}
+	// Adopt what the command orphans, so that none of its tree outlives
+	// the lock by leaving the process group.
+	if err := supervise.EnableSubreaper(); err != nil {
+		j.log.Warn("descendants that leave the process group will not be tracked", "err", err)
+	}
+	child, err := supervise.Start(supervise.Spec{
+		Path:      j.o.path,
+		Argv:      j.o.argv,
+		Env:       env,
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		Pdeathsig: j.o.pdeathsig,
+		Logger:    j.log,
+	})
+	if err != nil {
+		return j.fail(startErrorStatus(err), "%v", err)
+	}
+	j.log.Info("command started", "pid", child.Pid(), "command", j.o.command, "token", lease.Token())
+
+	lost := j.watch(child, lease)
+	st := child.Status()
+	if lost != nil {
+		j.log.Error("command killed: lock lost", "err", lost, "pid", child.Pid())
+		fmt.Fprintf(j.stderr, "zk-flock: lock %s lost, command killed: %v\n", j.o.lock, lost)
+		return ExitLockLost
+	}
+	j.log.Info("command exited", "status", st.ExitCode())
+	j.holdMinimum(lease)
+	return st.ExitCode()
+}
+
+// watch waits until the command's whole process tree is gone, stopping it
+// when zk-flock is told to stop or the lease says the lock is or may be
+// lost. It returns the lease's error in that last case.
+func (j *job) watch(child *supervise.Child, lease *zklock.Lease) error {
+	var (
+		lost      error
+		stopping  bool
+		leaseDone = lease.Done()
+		exited    = child.Exited()
+	)
+	for {
+		select {
+		case <-child.TreeDone():
+			return lost
+		case <-exited:
+			exited = nil
+			// The lock covers the whole job: whatever the command left
+			// running in its group is stopped before the lock goes.
+			child.StopBy(time.Now().Add(j.cfg.Grace))
+		case <-leaseDone:
+			leaseDone = nil
+			if !isExited(child) {
+				lost = lease.Err()
+			}
+			child.StopBy(lease.KillBy())
+		case sig := <-j.sigs:
+			switch {
+			case sig != syscall.SIGTERM && sig != syscall.SIGINT:
+				if err := child.Signal(sig.(syscall.Signal)); err != nil {
+					j.log.Debug("could not forward signal", "signal", sig.String(), "err", err)
+				}
+			case stopping:
+				j.log.Warn("second stop signal: killing the command now", "signal", sig.String())
+				child.Kill()
+			default:
+				stopping = true
+				j.log.Info("stopping the command", "signal", sig.String(), "grace", j.cfg.Grace)
+				child.StopBy(time.Now().Add(j.cfg.Grace))
+			}
+		}
+	}
+}
+
+func isExited(c *supervise.Child) bool {
+	select {
+	case <-c.Exited():
+		return true
+	default:
+		return false
+	}
+}
+
+// holdMinimum keeps the lock until -l seconds after acquisition, unless
+// zk-flock is told to stop or the lock goes meanwhile.
+func (j *job) holdMinimum(lease *zklock.Lease) {
+	left := time.Until(lease.Acquired().Add(j.o.minLock))
+	if left <= 0 {
+		return
+	}
+	j.log.Debug("holding the lock for the minimum time", "left", left)
+	t := time.NewTimer(left)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case <-lease.Done():
+			return
+		case sig := <-j.sigs:
+			if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+				return
+			}
+		}
+	}
+}
+
+// startErrorStatus maps a failure to start the command to the shell's
+// statuses.
+func startErrorStatus(err error) int {
+	if errors.Is(err, supervise.ErrNotFound) {
+		return ExitNotFound
+	}
+	return ExitCannotExec
+}
+
+// childEnviron is zk-flock's environment without its own internal marker.
+func childEnviron() []string {
+	env := os.Environ()
+	out := env[:0:0]
+	for _, kv := range env {
+		if len(kv) > len(envDaemon) && kv[:len(envDaemon)+1] == envDaemon+"=" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+// versionString says which build this is: version, VCS commit, Go version.
+func versionString() string {
+	commit := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				commit = s.Value[:12]
+			}
+		}
+	}
+	return fmt.Sprintf("zk-flock %s (commit %s, %s)", version, commit, runtime.Version())
+}
+
+const usageHead = `Usage: zk-flock [options] LOCKNAME COMMAND
+       zk-flock [options] LOCKNAME -- PROGRAM [ARG...]
+
+Runs COMMAND on this host only while it holds the ZooKeeper lock LOCKNAME
+(/<app_id>/LOCKNAME; with -n N, one of /<app_id>/LOCKNAME_0 … _N-1), so that
+across a fleet at most one copy (N copies) runs at once. COMMAND is one
+argument, split into words as a POSIX shell would (no shell is run); after
+--, the words are used as they are. Options may stand anywhere.
+
+Options:
+`
+
+const usageTail = `
+The command gets ZK_FLOCK_TOKEN (fencing token: increases with every new
+holder), ZK_FLOCK_LOCK (the lock node) and, with -n, ZK_FLOCK_SLOT.
+Signals: SIGTERM and SIGINT stop the command (SIGTERM to its process group,
+SIGKILL after the grace period); SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are
+forwarded to it.
+
+Exit status:
+  the command's own     the command ran; 128+N if it was killed by signal N
+  -x STATUS (0)         the lock is busy (after -w, still busy)
+  1                     the load average is above maxla
+  64                    bad options or arguments
+  69                    ZooKeeper unreachable, or credentials refused
+  70                    internal error
+  75                    the lock was lost while the command ran; it was killed
+  78                    configuration file missing, unreadable or invalid
+  126                   the command cannot be executed
+  127                   the command was not found
+  128+N                 zk-flock got signal N before the command started
+`
+
+// printUsage writes --help.
+func printUsage(w io.Writer) {
+	var o options
+	fs := newFlagSet(&o)
+	fmt.Fprint(w, usageHead)
+	fmt.Fprint(w, fs.FlagUsages())
+	fmt.Fprint(w, usageTail)
+}
