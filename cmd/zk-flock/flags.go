@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/google/shlex"
-	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/spf13/pflag"
+	"github.com/zk-flock/zk-flock/internal/config"
 	"golang.org/x/sys/unix"
 )
 
