@@ -192,17 +192,20 @@ func (c *Child) killStep(first bool) {
 	}
 }
 
-// signalGroup sends sig to the process group and to the direct child (which
-// might have moved to another group of the session). Errors are ignored: it
+// signalGroup sends sig to the process group, unless it is known empty,
+// and to the direct child (which might have moved to another group of the
+// session), unless reaped. Errors are ignored: it
 // is ESRCH when they are gone, or EPERM for a member that changed its user
 // id, which nothing here could kill anyway.
 func (c *Child) signalGroup(sig syscall.Signal) {
-	_ = unix.Kill(-c.pid, sig)
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.groupGone { // else the id is free, and might become another group's
+		_ = unix.Kill(-c.pid, sig)
+	}
 	if !c.reaped {
 		_ = unix.Kill(c.pid, sig)
 	}
-	c.mu.Unlock()
 }
 
 // signalEach sends sig to each of ps (read by a scan a moment ago: a pid is
@@ -231,12 +234,15 @@ func (c *Child) escapees() []proc {
 		return c.trackedProcs()
 	}
 	c.zombiesOnly = groupZombiesOnly(procs, c.pid)
+	c.mu.Lock()
+	inGroup := !c.groupGone // else a process with pgrp == c.pid is in someone else's group
+	c.mu.Unlock()
 	self, selfPgrp := os.Getpid(), unix.Getpgrp()
 	children := make(map[int][]int, len(procs)) // ppid → indexes in procs
 	var queue []int
 	for i, p := range procs {
 		children[p.ppid] = append(children[p.ppid], i)
-		if p.pid == c.pid || p.pgrp == c.pid || c.isTracked(p) ||
+		if p.pid == c.pid || (inGroup && p.pgrp == c.pid) || c.isTracked(p) ||
 			(c.subreaper && c.adoptedLocked(p, self, selfPgrp)) {
 			queue = append(queue, i)
 		}
@@ -420,6 +426,7 @@ func (c *Child) trackedAlive() bool {
 			delete(c.tracked, pid)
 			continue
 		}
+		// A zombie not ours (or that we could not reap) will never run.
 		if p.dead() {
 			delete(c.tracked, pid)
 			continue
@@ -429,7 +436,9 @@ func (c *Child) trackedAlive() bool {
 	return alive
 }
 
-// reap reaps pid, a child of ours, if it has exited.
+// reap reaps pid, a child of ours, if it has exited, and reports whether
+// it did. It is false for a child still running and on ECHILD (not ours
+// after all, or reaped by other code).
 func (c *Child) reap(pid int) bool {
 	var ws unix.WaitStatus
 	for {
@@ -441,7 +450,7 @@ func (c *Child) reap(pid int) bool {
 			c.log.Debug("reaped orphan", "orphan_pid", pid, "status", statusOf(ws).String())
 			return true
 		}
-		return err != nil // ECHILD: not ours (any more); nothing to wait for
+		return false
 	}
 }
 
@@ -449,7 +458,9 @@ func (c *Child) reap(pid int) bool {
 // reaps those that have exited and tracks the others. It reports whether
 // it found any, even one it just reaped: a process that an orphan left
 // behind when it exited may have been read before it came to us, so only a
-// scan that finds none at all proves that none remain.
+// scan that finds none at all proves that none remain. (A zombie that
+// wait4 refuses us is not counted: it will never run, and would be found
+// again forever.)
 func (c *Child) adoptOrphans() bool {
 	registry.RLock()
 	procs, err := scanProcs()
@@ -466,10 +477,15 @@ func (c *Child) adoptOrphans() bool {
 		}
 	}
 	registry.RUnlock()
+	found := false
 	for _, p := range orphans {
-		if !c.reap(p.pid) {
+		switch {
+		case c.reap(p.pid):
+			found = true
+		case !p.dead():
 			c.tracked[p.pid] = p.start
+			found = true
 		}
 	}
-	return len(orphans) > 0
+	return found
 }
