@@ -41,6 +41,11 @@
 //     same process that starts processes in a new group (Setpgid, Setsid)
 //     while a Child is being killed would have them killed too; zk-flock
 //     starts none. Run one Child at a time with the subreaper.
+//   - As PID 1 (a container's init) this process adopts every orphan of the
+//     container and is treated as a subreaper: orphans of processes that
+//     `docker exec` started after Start are taken for the tree's too.
+//   - In a terminal, the child's group is a background job: a child that
+//     reads the terminal is stopped by SIGTTIN (cron jobs have no terminal).
 //
 // Signals by pid (to escaped processes) carry the usual small risk of pid
 // reuse between the scan and the kill, which needs the pid counter to wrap

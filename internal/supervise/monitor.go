@@ -91,20 +91,29 @@ func (c *Child) monitor() {
 	for {
 		now := time.Now()
 		killedNow := false
-		if stop, want := c.request(); stop && ph != killing {
+		stop, want := c.request()
+		if stop && ph != killing {
 			deadline = want
-			if !deadline.After(now) {
+			if !deadline.After(now) { // first, before anything slower
 				c.killStep(true)
 				ph, killedNow = killing, true
-			} else if ph == running {
-				c.termStep(deadline)
-				ph = stopping
+			}
+		}
+		if exited != nil {
+			select {
+			case <-exited:
+				exited = nil
+			default:
 			}
 		}
 		if exited == nil && c.treeGone(now) {
 			return
 		}
-		if ph == killing && !killedNow {
+		switch {
+		case stop && ph == running: // and the tree is not gone: no SIGTERM for nothing
+			c.termStep(deadline)
+			ph = stopping
+		case ph == killing && !killedNow:
 			c.killStep(false) // again: whatever is left, and new orphans
 		}
 		// Poll once the child has exited, for the rest of the tree; and

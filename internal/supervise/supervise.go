@@ -32,7 +32,8 @@ type Spec struct {
 	Dir string
 
 	// Stdin, Stdout and Stderr become the child's descriptors 0, 1 and 2;
-	// nil means /dev/null. The child inherits no other descriptor.
+	// nil means /dev/null. The child inherits no other descriptor. As with
+	// os/exec, Start calls Fd, which puts a file in blocking mode.
 	Stdin, Stdout, Stderr *os.File
 
 	// Pdeathsig, when not zero, is the signal the child receives if this

@@ -2,9 +2,11 @@ package supervise
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -155,7 +158,8 @@ func TestExitCode(t *testing.T) {
 			if st.Code != code || st.Signal != 0 || st.ExitCode() != code {
 				t.Errorf("status %+v, ExitCode %d; want code %d", st, st.ExitCode(), code)
 			}
-			wait(t, c.TreeDone(), time.Second, "TreeDone")
+			// Nothing else in the tree: one check after the exit suffices.
+			wait(t, c.TreeDone(), slack, "TreeDone after the exit")
 		})
 	}
 }
@@ -527,6 +531,50 @@ while ! [ -e ` + got + ` ]; do sleep 0.01; done; exit 9`)
 		t.Errorf("SignalGroup after TreeDone: %v; want os.ErrProcessDone", err)
 	}
 	c.Stop(time.Second) // after TreeDone: nothing
+}
+
+// syncBuffer is a bytes.Buffer safe for the Child's goroutines and the
+// test's.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestStopAfterCleanExit: stopping a tree that is already gone (what the
+// command does after every exit) signals nothing.
+func TestStopAfterCleanExit(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for range 20 {
+		c := start(t, Spec{Argv: []string{"true"}, Logger: logger})
+		<-c.Exited()
+		c.StopBy(time.Now().Add(time.Second))
+		wait(t, c.TreeDone(), slack, "TreeDone")
+	}
+	if out := logs.String(); strings.Contains(out, "SIGTERM") || !strings.Contains(out, "process tree gone") {
+		t.Errorf("logs:\n%s", out)
+	}
+}
+
+func TestLookPathExported(t *testing.T) {
+	if p, err := LookPath("sh"); err != nil || !filepath.IsAbs(p) {
+		t.Errorf(`LookPath("sh") = %q, %v; want an absolute path`, p, err)
+	}
+	if _, err := LookPath("zk-flock-no-such-command"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LookPath of a missing command: %v; want ErrNotFound", err)
+	}
 }
 
 func TestWait(t *testing.T) {
