@@ -279,8 +279,16 @@ func checkLockName(name string) error {
 	if len(name) > MaxLockNameLen {
 		return fmt.Errorf("longer than %d bytes", MaxLockNameLen)
 	}
+	if strings.HasPrefix(name, ReservedLockPrefix) {
+		return fmt.Errorf("names starting with %q are reserved for zk-flock's wait queues", ReservedLockPrefix)
+	}
 	return checkZnodeName(name)
 }
+
+// ReservedLockPrefix starts the names that zk-flock keeps for itself under
+// an app root: waiters queue under /<app_id>/.zk-flock-queues/.
+const ReservedLockPrefix = ".zk-flock"
+
 
 // ValidateLockPath checks everything ValidateLockName does, plus appID (as
 // Validate would) and, when slots > 0 (a semaphore of that many slots,

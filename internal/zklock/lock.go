@@ -256,11 +256,12 @@ func (l *Lease) Release(ctx context.Context) error {
 }
 
 // Acquire takes the lock req describes. Without req.Wait it fails with
-// ErrLocked when every candidate node is held; with it, it waits on watches
-// until a node is free or ctx ends (ErrLocked when ctx's deadline passed,
-// ctx.Err() when it was cancelled). It never leaves a node of its own
-// behind when it fails: a create whose outcome is unknown is resolved, and
-// its node deleted, in the background (or by Close).
+// ErrLocked when every candidate node is held. With it, it queues behind
+// earlier waiters (see queue.go) and waits on watches until a node is free
+// or ctx ends: ErrLocked when ctx's deadline passed, ctx.Err() when it was
+// cancelled. It never leaves a node of its own behind when it fails: a
+// create whose outcome is unknown is resolved, and its node deleted, in the
+// background (or by Close).
 func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if req.Margin < 0 || req.Lead < 0 {
 		return nil, errors.New("zklock: margin and lead must not be negative")
@@ -272,47 +273,60 @@ func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		var watches []<-chan zk.Event
-		for i, p := range paths {
-			stat, watch, err := s.tryCreate(ctx, req.Root, p, req.Data)
-			if err != nil {
-				return nil, waitErr(ctx, err)
-			}
-			if stat != nil {
-				slot := -1
-				if req.Slots > 0 {
-					slot = i
-				}
-				return s.newLease(p, slot, stat, watch, req), nil
-			}
-			if !req.Wait {
-				continue
-			}
-			var exists bool
-			err = s.call(ctx, func() (err error) {
-				exists, _, watch, err = s.conn.ExistsW(p)
-				return err
-			})
-			if err != nil {
-				return nil, waitErr(ctx, err)
-			}
-			if !exists { // freed meanwhile: try again at once
-				watches = nil
-				break
-			}
-			watches = append(watches, watch)
+	l, err := s.tryAll(ctx, req, paths)
+	switch {
+	case err != nil:
+		return nil, waitErr(ctx, err)
+	case l != nil:
+		return l, nil
+	case !req.Wait:
+		return nil, ErrLocked
+	}
+	l, err = s.queue(ctx, req, paths)
+	return l, waitErr(ctx, err)
+}
+
+// tryAll tries each candidate once and returns a lease on the first one it
+// gets, or nil when all are held.
+func (s *Session) tryAll(ctx context.Context, req Request, paths []string) (*Lease, error) {
+	for i, p := range paths {
+		stat, watch, err := s.tryCreate(ctx, req.Root, p, req.Data)
+		if err != nil {
+			return nil, err
 		}
-		if !req.Wait {
-			return nil, ErrLocked
-		}
-		if len(watches) < len(paths) {
-			continue
-		}
-		if err := s.waitAny(ctx, watches); err != nil {
-			return nil, waitErr(ctx, err)
+		if stat != nil {
+			slot := -1
+			if req.Slots > 0 {
+				slot = i
+			}
+			return s.newLease(p, slot, stat, watch, req), nil
 		}
 	}
+	return nil, nil
+}
+
+// watchAll sets an existence watch on every path. It returns nil watches
+// if one of them does not exist (it was freed meanwhile).
+func (s *Session) watchAll(ctx context.Context, paths []string) ([]<-chan zk.Event, error) {
+	watches := make([]<-chan zk.Event, 0, len(paths))
+	for _, p := range paths {
+		var (
+			exists bool
+			watch  <-chan zk.Event
+		)
+		err := s.call(ctx, func() (err error) {
+			exists, _, watch, err = s.conn.ExistsW(p)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			return nil, nil
+		}
+		watches = append(watches, watch)
+	}
+	return watches, nil
 }
 
 // waitErr maps the end of a wait to ErrLocked when its deadline passed.
@@ -407,10 +421,16 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte) (*
 				return nil, nil, err
 			}
 			continue
-		case err == nil, errors.Is(err, zk.ErrNodeExists), !answered(err):
-			// Created, taken (perhaps by our own earlier attempt), or
-			// unknown: the node itself says which.
-			stat, watch, err := s.resolve(ctx, p)
+		case err == nil:
+			// Ours: read its stat (the token) and watch it.
+			return s.resolve(ctx, p, false, true)
+		case errors.Is(err, zk.ErrNodeExists), !answered(err):
+			// Taken (perhaps by our own earlier attempt) or unknown: the
+			// node's owner says which. After connection trouble, sync
+			// first: another server may not have applied our create yet.
+			// No watch on a node that is not ours: waiters must not all
+			// be woken by its release.
+			stat, _, err := s.resolve(ctx, p, !answered(err), false)
 			switch {
 			case err != nil:
 				return nil, nil, err
@@ -419,29 +439,39 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte) (*
 			case stat.EphemeralOwner != s.ID():
 				return nil, nil, nil
 			}
-			return stat, watch, nil
+			return s.resolve(ctx, p, false, true)
 		default:
 			return nil, nil, fmt.Errorf("create %s: %w", p, err)
 		}
 	}
 }
 
-// resolve reads node p with a data watch, retrying through connection
-// trouble, after a sync so that a server we reconnected to has seen every
-// write of ours. It returns a nil stat if p does not exist; if ctx ends
-// first, a node of ours at p is deleted in the background.
-func (s *Session) resolve(ctx context.Context, p string) (*zk.Stat, <-chan zk.Event, error) {
+// resolve reads node p's stat, with a data watch if watch, retrying
+// through connection trouble; with sync, after a sync so that a server we
+// reconnected to has seen every write of ours. It returns a nil stat if p
+// does not exist; if ctx ends first, a node of ours at p is deleted in the
+// background.
+func (s *Session) resolve(ctx context.Context, p string, sync, watch bool) (*zk.Stat, <-chan zk.Event, error) {
 	for {
 		var (
-			stat  *zk.Stat
-			watch <-chan zk.Event
+			stat *zk.Stat
+			w    <-chan zk.Event
 		)
-		done := s.start(func() error {
-			if _, err := s.conn.Sync(p); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		done := s.start(func() (err error) {
+			if sync {
+				if _, err := s.conn.Sync(p); err != nil && !errors.Is(err, zk.ErrNoNode) {
+					return err
+				}
+			}
+			if watch {
+				_, stat, w, err = s.conn.GetW(p)
 				return err
 			}
-			_, st, w, err := s.conn.GetW(p)
-			stat, watch = st, w
+			var ok bool
+			ok, stat, err = s.conn.Exists(p)
+			if err == nil && !ok {
+				err = zk.ErrNoNode
+			}
 			return err
 		})
 		var err error
@@ -455,7 +485,7 @@ func (s *Session) resolve(ctx context.Context, p string) (*zk.Stat, <-chan zk.Ev
 		}
 		switch {
 		case err == nil:
-			return stat, watch, nil
+			return stat, w, nil
 		case errors.Is(err, zk.ErrNoNode):
 			return nil, nil, nil
 		case answered(err):
@@ -497,15 +527,7 @@ func (s *Session) cleanupAfter(done <-chan error, p string) {
 		if err := <-done; errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode) {
 			return // answered: nothing of ours was created
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			select {
-			case <-s.lost:
-				cancel() // the node, if any, dies with the session
-			case <-ctx.Done():
-			}
-		}()
+		ctx := context.Background() // calls end anyway when the session does
 		if err := s.deleteIfOurs(ctx, p); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Warn("could not delete abandoned lock node; it goes with the session", "node", p, "err", err)
 		}
@@ -514,7 +536,7 @@ func (s *Session) cleanupAfter(done <-chan error, p string) {
 
 // deleteIfOurs deletes p if this session owns it.
 func (s *Session) deleteIfOurs(ctx context.Context, p string) error {
-	stat, _, err := s.resolve(ctx, p)
+	stat, _, err := s.resolve(ctx, p, true, false)
 	if err != nil || stat == nil || stat.EphemeralOwner != s.ID() {
 		return err
 	}

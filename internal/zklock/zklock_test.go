@@ -175,11 +175,115 @@ func TestWaitRunsOut(t *testing.T) {
 	if el := time.Since(start); el < 300*time.Millisecond || el > 1500*time.Millisecond {
 		t.Fatalf("wait ended after %v, want 300ms", el)
 	}
-	// A cancelled wait leaves nothing of b's behind.
-	children, _, _ := raw(t).Children(root)
-	if len(children) != 1 {
-		t.Fatalf("children after the wait: %v", children)
+	// A wait that ran out leaves nothing of b's behind: no lock node, and
+	// no waiter node in the queue (only its container, which ZooKeeper
+	// removes when empty).
+	c := raw(t)
+	children, _, _ := c.Children(root)
+	if len(children) != 2 || children[0] != QueueDir && children[1] != QueueDir {
+		t.Fatalf("children after the wait: %v, want the lock and %s", children, QueueDir)
 	}
+	waitEmpty(t, c, root+"/"+QueueDir+"/job")
+}
+
+// waitEmpty waits until dir has no children.
+func waitEmpty(t *testing.T, c *zk.Conn, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		children, _, err := c.Children(dir)
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			t.Fatal(err)
+		}
+		if len(children) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still has %v", dir, children)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestQueueIsFIFOAndWakesOne: waiters get the lock in the order they
+// queued, and each release wakes only the head of the queue.
+func TestQueueIsFIFOAndWakesOne(t *testing.T) {
+	root := uniqueRoot(t)
+	holder := connect(t, srv.Addrs(), 4*time.Second)
+	lh, err := holder.Acquire(context.Background(), lockReq(root, "job"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := raw(t)
+	const n = 5
+	order := make(chan int, n)
+	release := make(chan struct{})
+	for i := 0; i < n; i++ {
+		s := connect(t, srv.Addrs(), 4*time.Second)
+		go func() {
+			req := lockReq(root, "job")
+			req.Wait = true
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			l, err := s.Acquire(ctx, req)
+			if err != nil {
+				t.Errorf("waiter %d: %v", i, err)
+				order <- -1
+				return
+			}
+			order <- i
+			<-release
+			l.Release(context.Background())
+		}()
+		// Queue them one after the other.
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			waiters, _, _ := c.Children(root + "/" + QueueDir + "/job")
+			if len(waiters) == i+1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waiter %d did not queue: %v", i, waiters)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// Only the head watches the lock node: one watch, whatever n is.
+	wchc, err := testzk.FourLetter(srv.Addrs()[0], "wchp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lockWatchers := watchersOf(wchc, root+"/job"); lockWatchers > 2 {
+		t.Fatalf("%d sessions watch the lock node, want only the holder's and the head's:\n%s", lockWatchers, wchc)
+	}
+	lh.Release(context.Background())
+	for want := 0; want < n; want++ {
+		select {
+		case got := <-order:
+			if got != want {
+				t.Fatalf("waiter %d got the lock, want %d (first come, first served)", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("waiter %d never got the lock", want)
+		}
+		release <- struct{}{}
+	}
+	waitEmpty(t, c, root+"/"+QueueDir+"/job")
+}
+
+// watchersOf counts the sessions that the wchp four-letter word lists as
+// watching p.
+func watchersOf(wchp, p string) int {
+	n, in := 0, false
+	for _, line := range strings.Split(wchp, "\n") {
+		switch {
+		case strings.HasPrefix(line, "/"):
+			in = line == p
+		case in && strings.HasPrefix(strings.TrimSpace(line), "0x"):
+			n++
+		}
+	}
+	return n
 }
 
 func TestSemaphoreSlots(t *testing.T) {

@@ -1,0 +1,247 @@
+package zklock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// QueueDir is the child of an application root under which waiters queue:
+// Root/QueueDir/Name/ holds one ephemeral-sequential node per waiter. Lock
+// names starting with "." followed by "zk-flock" are reserved for it.
+//
+// The lock itself stays the fixed node Root/Name, so that clients that do
+// not queue (the original zk-flock, zk-flock without -w) still exclude each
+// other and us. Only waiters queue, and only the waiter at the head of the
+// queue watches the lock: a release wakes exactly one waiter, whatever the
+// number of waiters, and queued waiters are served first come, first
+// served. A client that does not queue may still take a freed lock before
+// the head; the head then keeps its place.
+const QueueDir = ".zk-flock-queues"
+
+// waiterPrefix starts a waiter's node name; a random tag follows, so that
+// after a lost connection the waiter can recognise its own node, then the
+// sequence number ZooKeeper appends.
+const waiterPrefix = "w-"
+
+// queue waits in the queue of req's lock until the lock is taken or ctx
+// ends. Its own queue node is deleted when it returns (in the background if
+// the session cannot answer, and at worst with the session).
+func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Lease, error) {
+	dir := path.Join(req.Root, QueueDir, req.Name)
+	me, err := s.enqueue(ctx, req.Root, dir, req.Data)
+	if err != nil {
+		return nil, err
+	}
+	// Leaving the queue wakes the next waiter; done in the background so
+	// that the command starts without waiting for it. Close waits for it.
+	s.wg.Add(1)
+	defer func() {
+		go func() {
+			defer s.wg.Done()
+			s.dequeue(me)
+		}()
+	}()
+	name := path.Base(me)
+	for {
+		ahead, err := s.ahead(ctx, dir, name)
+		if err != nil {
+			return nil, err
+		}
+		if ahead != "" {
+			// Wait for the waiter just ahead to go: only one waiter
+			// wakes per departure.
+			watches, err := s.watchAll(ctx, []string{path.Join(dir, ahead)})
+			if err != nil {
+				return nil, err
+			}
+			if watches != nil {
+				if err := s.waitAny(ctx, watches); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		// At the head: try, and if the lock is held, wait for it.
+		l, err := s.tryAll(ctx, req, paths)
+		if err != nil || l != nil {
+			return l, err
+		}
+		watches, err := s.watchAll(ctx, paths)
+		if err != nil {
+			return nil, err
+		}
+		if watches != nil {
+			if err := s.waitAny(ctx, watches); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// ahead returns the name of the waiter just ahead of name in dir, or "" if
+// name is at the head.
+func (s *Session) ahead(ctx context.Context, dir, name string) (string, error) {
+	var children []string
+	err := s.call(ctx, func() (err error) {
+		children, _, err = s.conn.Children(dir)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("list waiters in %s: %w", dir, err)
+	}
+	sort.Slice(children, func(i, j int) bool { return seq(children[i]) < seq(children[j]) })
+	prev := ""
+	for _, c := range children {
+		if c == name {
+			return prev, nil
+		}
+		if strings.HasPrefix(c, waiterPrefix) {
+			prev = c
+		}
+	}
+	// Our node is gone, which only the session's end or another client
+	// can do; the session's end is reported by call.
+	return "", fmt.Errorf("%w: waiter node %s/%s was deleted by someone else", ErrLockLost, dir, name)
+}
+
+// seq is the sequence number ZooKeeper appended to a waiter's node name:
+// its last ten characters, which sort as numbers since they are padded.
+func seq(name string) string {
+	if len(name) < 10 {
+		return name
+	}
+	return name[len(name)-10:]
+}
+
+// enqueue creates our waiter node in dir, creating root and the queue's
+// container nodes as needed, and returns its path. A create whose outcome
+// is unknown is resolved by finding our random tag among the waiters.
+func (s *Session) enqueue(ctx context.Context, root, dir string, data []byte) (string, error) {
+	var tag [8]byte
+	if _, err := rand.Read(tag[:]); err != nil {
+		return "", err
+	}
+	prefix := waiterPrefix + hex.EncodeToString(tag[:]) + "-"
+	for {
+		var created string
+		done := s.start(func() (err error) {
+			created, err = s.conn.Create(path.Join(dir, prefix), data, zk.FlagEphemeralSequential, worldACL)
+			return err
+		})
+		var err error
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			s.cleanupQueued(done, dir, prefix)
+			return "", ctx.Err()
+		case <-s.lost:
+			return "", s.Err()
+		}
+		switch {
+		case err == nil:
+			return created, nil
+		case errors.Is(err, zk.ErrNoNode):
+			// The queue's container is missing (ZooKeeper deletes empty
+			// containers) or was never made.
+			if err := s.ensureQueue(ctx, root, dir); err != nil {
+				return "", err
+			}
+			continue
+		case answered(err):
+			return "", fmt.Errorf("queue in %s: %w", dir, err)
+		}
+		p, err := s.findTagged(ctx, dir, prefix)
+		if err != nil {
+			return "", err
+		}
+		if p != "" {
+			return p, nil
+		}
+	}
+}
+
+// findTagged returns the path of our waiter node with prefix in dir, or ""
+// if there is none, retrying through connection trouble.
+func (s *Session) findTagged(ctx context.Context, dir, prefix string) (string, error) {
+	for {
+		var children []string
+		err := s.call(ctx, func() (err error) {
+			if _, err := s.conn.Sync(dir); err != nil {
+				return err
+			}
+			children, _, err = s.conn.Children(dir)
+			return err
+		})
+		switch {
+		case err == nil:
+			for _, c := range children {
+				if strings.HasPrefix(c, prefix) {
+					return path.Join(dir, c), nil
+				}
+			}
+			return "", nil
+		case errors.Is(err, zk.ErrNoNode):
+			return "", nil
+		case answered(err), ctx.Err() != nil, errors.Is(err, ErrSessionLost), errors.Is(err, ErrClosed):
+			return "", err
+		}
+		select {
+		case <-time.After(retryPause):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-s.lost:
+			return "", s.Err()
+		}
+	}
+}
+
+// cleanupQueued deletes, in the background, the waiter node that the
+// request behind done may still create. Close waits for it.
+func (s *Session) cleanupQueued(done <-chan error, dir, prefix string) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := <-done; answered(err) && err != nil {
+			return // refused: nothing was created
+		}
+		if p, err := s.findTagged(context.Background(), dir, prefix); err == nil && p != "" {
+			s.dequeue(p)
+		}
+	}()
+}
+
+// dequeue deletes our waiter node p; it goes with the session anyway, so a
+// failure is only logged.
+func (s *Session) dequeue(p string) {
+	err := s.call(context.Background(), func() error { return s.conn.Delete(p, -1) })
+	if err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, ErrClosed) {
+		s.log.Debug("could not delete waiter node; it goes with the session", "node", p, "err", err)
+	}
+}
+
+// ensureQueue creates root (persistent) and the queue's two container
+// levels below it.
+func (s *Session) ensureQueue(ctx context.Context, root, dir string) error {
+	if err := s.ensurePath(ctx, root); err != nil {
+		return err
+	}
+	for _, p := range []string{path.Dir(dir), dir} {
+		err := s.call(ctx, func() error {
+			_, err := s.conn.CreateContainer(p, nil, zk.FlagContainer, worldACL)
+			return err
+		})
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("create %s: %w", p, err)
+		}
+	}
+	return nil
+}
