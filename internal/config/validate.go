@@ -289,7 +289,6 @@ func checkLockName(name string) error {
 // an app root: waiters queue under /<app_id>/.zk-flock-queues/.
 const ReservedLockPrefix = ".zk-flock"
 
-
 // ValidateLockPath checks everything ValidateLockName does, plus appID (as
 // Validate would) and, when slots > 0 (a semaphore of that many slots,
 // nodes <name>_0 … <name>_<slots-1>), that the longest node name still fits
