@@ -41,5 +41,10 @@ test: deps vet fmt-check
 unit:
 	$(GO) test -race -short ./...
 
+# demo builds zk-flock, starts a throwaway ZooKeeper and shows three
+# contenders take one lock in turn, then stops everything it started.
+demo: deps build
+	$(GO) run ./tools/demo -bin ./zk-flock
+
 clean:
 	rm -f zk-flock
