@@ -388,8 +388,9 @@ func (s *Session) observe(t0 time.Time, err error) {
 	s.mu.Unlock()
 }
 
-// heartbeat keeps LastOK fresh: one request in flight at a time, every
-// s.beat, checking the probe node while a lease is held.
+// heartbeat keeps LastOK fresh while a lease is held: one request in
+// flight at a time, every s.beat, checking that the lease's node is still
+// there and still ours.
 func (s *Session) heartbeat() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.beat)
@@ -403,16 +404,18 @@ func (s *Session) heartbeat() {
 		s.mu.Lock()
 		p := s.probe
 		s.mu.Unlock()
-		path := "/"
-		if p != nil {
-			path = p.path
+		if p == nil {
+			// Nothing held, nothing to fence: the client library's own
+			// pings keep the session alive, and a thousand waiters cost
+			// the server nothing more.
+			continue
 		}
 		var (
 			exists bool
 			stat   *zk.Stat
 		)
 		err := s.call(context.Background(), func() (err error) {
-			exists, stat, err = s.conn.Exists(path)
+			exists, stat, err = s.conn.Exists(p.path)
 			return err
 		})
 		if err != nil {
@@ -421,9 +424,7 @@ func (s *Session) heartbeat() {
 			}
 			continue
 		}
-		if p != nil {
-			p.check(exists, stat)
-		}
+		p.check(exists, stat)
 	}
 }
 
