@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -169,12 +170,14 @@ func (j *job) run() int {
 			}
 		}
 	}()
+	var once sync.Once
 	stopWatching := func() {
-		close(watching)
+		once.Do(func() { close(watching) })
 		<-watched
 	}
 	status := j.acquireAndRun(ctx, stopWatching)
-	if interrupted != 0 && ctx.Err() != nil && status < 0 {
+	stopWatching() // before reading interrupted
+	if interrupted != 0 && status < 0 {
 		j.log.Info("interrupted before the command ran", "signal", interrupted.String())
 		return ExitSignalBase + int(interrupted)
 	}
