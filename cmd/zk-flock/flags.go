@@ -34,6 +34,9 @@ type options struct {
 	margin    time.Duration
 	help      bool
 	version   bool
+	status    bool // --status LOCKNAME: show the lock instead of taking it
+	list      bool // --list: show every lock under app_id
+	json      bool // --status and --list as JSON
 
 	// Which of the options that the configuration file can also set were
 	// given on the command line (flags win over the file).
@@ -74,6 +77,9 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	o.grace = defaultGrace
 	fs.Var(secondsValue{&o.grace}, "grace", "`SECONDS` between SIGTERM and SIGKILL when the command is stopped (default from the config, else 5)")
 	fs.Var(secondsValue{&o.margin}, "margin", "the command is dead at least `SECONDS` before the ZooKeeper session could expire (default from the config, else a tenth of the session timeout, at least 0.2)")
+	fs.BoolVar(&o.status, "status", false, "show whether LOCKNAME (each slot, with -n) is free or held, and by whom; exit 0 held, 1 free")
+	fs.BoolVar(&o.list, "list", false, "show every lock under app_id and who holds it")
+	fs.BoolVar(&o.json, "json", false, "with --status or --list: print JSON")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	fs.BoolVar(&o.version, "version", false, "show the version and exit")
 	return fs
@@ -110,6 +116,21 @@ func parseArgs(args []string) (*options, error) {
 	pos := fs.Args()
 	dash := fs.ArgsLenAtDash()
 	switch {
+	case o.status && o.list:
+		return nil, usagef("--status and --list exclude each other")
+	case o.json && !o.status && !o.list:
+		return nil, usagef("--json goes with --status or --list")
+	case o.status:
+		if len(pos) != 1 {
+			return nil, usagef("--status wants one LOCKNAME, got %d argument(s)", len(pos))
+		}
+		o.lock = pos[0]
+		return o, nil
+	case o.list:
+		if len(pos) != 0 {
+			return nil, usagef("--list takes no arguments, got %d", len(pos))
+		}
+		return o, nil
 	case dash < 0 || dash == 0 && len(pos) == 2:
 		// zk-flock LOCKNAME COMMAND (or: -- LOCKNAME COMMAND)
 		if len(pos) != 2 {

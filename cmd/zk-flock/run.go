@@ -69,9 +69,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
 		return ExitConfig
 	}
-	if err := config.ValidateLockPath(cfg.AppID, o.lock, o.slots); err != nil {
-		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
-		return ExitUsage
+	if !o.list {
+		if err := config.ValidateLockPath(cfg.AppID, o.lock, o.slots); err != nil {
+			fmt.Fprintf(stderr, "zk-flock: %v\n", err)
+			return ExitUsage
+		}
+	}
+	if o.status || o.list {
+		return status(o, cfg, stdout, stderr)
 	}
 	applyFlags(o, &cfg)
 	// A typo in the command fails now, before anything touches ZooKeeper.

@@ -25,6 +25,8 @@ func versionString() string {
 
 const usageHead = `Usage: zk-flock [options] LOCKNAME COMMAND
        zk-flock [options] LOCKNAME -- PROGRAM [ARG...]
+       zk-flock [-c FILE] [-n N] [--json] --status LOCKNAME
+       zk-flock [-c FILE] [--json] --list
 
 Runs COMMAND on this host only while it holds the ZooKeeper lock LOCKNAME
 (/<app_id>/LOCKNAME; with -n N, one of /<app_id>/LOCKNAME_0 … _N-1), so that
@@ -54,6 +56,7 @@ Exit status:
   126                   the command cannot be executed
   127                   the command was not found
   128+N                 zk-flock got signal N before the command started
+--status exits 0 when the lock is held, 1 when it is free; --list exits 0.
 `
 
 // printUsage writes --help.

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want func(*options) bool
+	}{
+		{"one command string", []string{"L", "sh -c 'echo \"a b\"'"}, func(o *options) bool {
+			return o.lock == "L" && reflect.DeepEqual(o.argv, []string{"sh", "-c", `echo "a b"`})
+		}},
+		{"exec form", []string{"-w", "1.5", "L", "--", "prog", "-x", "a b"}, func(o *options) bool {
+			return o.wait == 1500*time.Millisecond && reflect.DeepEqual(o.argv, []string{"prog", "-x", "a b"}) && o.command == "prog -x 'a b'"
+		}},
+		{"dash before lock", []string{"--", "L", "echo hi"}, func(o *options) bool {
+			return o.lock == "L" && reflect.DeepEqual(o.argv, []string{"echo", "hi"})
+		}},
+		{"options after positionals", []string{"L", "true", "-l", "0", "-x", "3", "-n", "2", "--pdeathsig", "KILL"}, func(o *options) bool {
+			return o.minLock == 0 && o.exitCode == 3 && o.slots == 2 && o.pdeathsig == syscall.SIGKILL
+		}},
+		{"defaults", []string{"L", "true"}, func(o *options) bool {
+			return o.confPath == "/etc/distributed-flock.json" && o.minLock == 5*time.Second && o.pdeathsig == syscall.SIGTERM &&
+				o.exitCode == 0 && o.wait == 0 && o.slots == 0 && !o.maxLASet && o.grace == defaultGrace
+		}},
+		{"long options", []string{"--confpath", "c.json", "--daemonize", "--maxla", "2.5", "--sleep", "--wait", "500ms", "--exitcode", "9", "--minlocktime", "0.25", "L", "x"}, func(o *options) bool {
+			return o.confPath == "c.json" && o.daemonize && o.maxLA == 2.5 && o.maxLASet && o.sleep && o.wait == 500*time.Millisecond && o.exitCode == 9 && o.minLock == 250*time.Millisecond
+		}},
+		{"signal forms", []string{"-p", "sigusr1", "L", "x"}, func(o *options) bool { return o.pdeathsig == syscall.SIGUSR1 }},
+		{"signal number", []string{"-p", "9", "L", "x"}, func(o *options) bool { return o.pdeathsig == syscall.SIGKILL }},
+		{"status", []string{"--status", "L", "-n", "3", "--json"}, func(o *options) bool { return o.status && o.json && o.lock == "L" && o.slots == 3 }},
+		{"list", []string{"--list"}, func(o *options) bool { return o.list }},
+		{"unicode lock", []string{"блокировка", "true"}, func(o *options) bool { return o.lock == "блокировка" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseArgs(tt.args)
+			if err != nil {
+				t.Fatalf("parseArgs(%q): %v", tt.args, err)
+			}
+			if !tt.want(o) {
+				t.Fatalf("parseArgs(%q) = %+v", tt.args, o)
+			}
+		})
+	}
+}
+
+func TestParseArgsErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		msg  string
+	}{
+		{nil, "got 0"},
+		{[]string{"L"}, "got 1"},
+		{[]string{"L", "a", "b"}, "got 3"},
+		{[]string{"L", ""}, "COMMAND is empty"},
+		{[]string{"L", "echo 'x"}, "closing quote"},
+		{[]string{"-w", "-1", "L", "x"}, "must not be negative"},
+		{[]string{"-w", "soon", "L", "x"}, "want a number of seconds"},
+		{[]string{"-l", "NaN", "L", "x"}, "want a number of seconds"},
+		{[]string{"-n", "0", "L", "x"}, "at least 1 slot"},
+		{[]string{"-x", "256", "L", "x"}, "0-255"},
+		{[]string{"-x", "-1", "L", "x"}, "0-255"},
+		{[]string{"-p", "FOO", "L", "x"}, "unknown signal"},
+		{[]string{"-p", "99", "L", "x"}, "unknown signal"},
+		{[]string{"--margin", "0.001", "L", "x"}, "unsafe"},
+		{[]string{"--frobnicate", "L", "x"}, "unknown flag"},
+		{[]string{"L", "--"}, "LOCKNAME -- PROG"},
+		{[]string{"L", "x", "--", "y"}, "only LOCKNAME may stand before --"},
+		{[]string{"--status"}, "one LOCKNAME"},
+		{[]string{"--list", "L"}, "no arguments"},
+		{[]string{"--json", "L", "x"}, "--json goes with"},
+		{[]string{"--status", "--list", "L"}, "exclude each other"},
+	}
+	for _, tt := range tests {
+		_, err := parseArgs(tt.args)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("parseArgs(%q) = %v, want a usage error containing %q", tt.args, err, tt.msg)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("parseArgs(%q): message spans lines: %q", tt.args, err)
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/zk-flock/zk-flock/internal/config"
+	"github.com/zk-flock/zk-flock/internal/zklock"
+)
+
+// Exit statuses of --status.
+const (
+	// ExitHeld: --status found the lock (or a slot of it) held.
+	ExitHeld = 0
+	// ExitFree: --status found the lock (every slot) free.
+	ExitFree = 1
+)
+
+// lockStatus is one line of --status and --list, and one object of their
+// --json output.
+type lockStatus struct {
+	Lock    string  `json:"lock"`
+	Node    string  `json:"node"`
+	Slot    *int    `json:"slot,omitempty"`
+	State   string  `json:"state"`            // "held" or "free"
+	Client  string  `json:"client,omitempty"` // "zk-flock", or "original" for a non-JSON holder
+	Holder  *holder `json:"holder,omitempty"`
+	Raw     string  `json:"raw,omitempty"` // the node's data when it is not zk-flock's JSON
+	Since   string  `json:"since,omitempty"`
+	HeldFor float64 `json:"held_for_seconds,omitempty"`
+	Token   int64   `json:"token,omitempty"`
+	Session string  `json:"session,omitempty"`
+	Waiting int     `json:"waiting"`
+}
+
+// status runs --status and --list: it reads the lock nodes, prints them and
+// returns the exit status.
+func status(o *options, cfg config.Config, stdout, stderr io.Writer) int {
+	j := &job{o: o, cfg: cfg, log: discardLogger(), stderr: stderr}
+	ctx := context.Background()
+	sess, err := zklock.Connect(ctx, j.sessionOptions())
+	if err != nil {
+		return j.fail(ExitUnavailable, "%v", err)
+	}
+	defer sess.Close()
+	root := "/" + cfg.AppID
+	var infos []zklock.NodeInfo
+	if o.list {
+		infos, err = sess.List(ctx, root)
+	} else {
+		infos, err = sess.Inspect(ctx, root, o.lock, o.slots)
+	}
+	if err != nil {
+		return j.fail(ExitUnavailable, "%v", err)
+	}
+
+	now := time.Now()
+	rows := make([]lockStatus, len(infos))
+	held := false
+	for i, in := range infos {
+		rows[i] = describe(in, o, now)
+		held = held || in.Held
+	}
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			return j.fail(ExitInternal, "write status: %v", err)
+		}
+	} else {
+		printStatus(stdout, rows)
+	}
+	switch {
+	case o.list:
+		return ExitOK
+	case held:
+		return ExitHeld
+	}
+	return ExitFree
+}
+
+// describe turns a lock node into a status row.
+func describe(in zklock.NodeInfo, o *options, now time.Time) lockStatus {
+	r := lockStatus{Lock: in.Name, Node: in.Path, State: "free", Waiting: in.Waiters}
+	if !o.list {
+		r.Lock = o.lock
+		if o.slots > 0 {
+			slot, _ := strconv.Atoi(in.Name[strings.LastIndexByte(in.Name, '_')+1:])
+			r.Slot = &slot
+		}
+	}
+	if !in.Held {
+		return r
+	}
+	r.State = "held"
+	r.Since = in.Since.UTC().Format(time.RFC3339)
+	r.HeldFor = now.Sub(in.Since).Round(time.Millisecond).Seconds()
+	r.Token = in.Token
+	r.Session = fmt.Sprintf("0x%x", in.Session)
+	var h holder
+	if err := json.Unmarshal(in.Data, &h); err == nil && h.Host != "" {
+		r.Client, r.Holder = "zk-flock", &h
+	} else {
+		// The original stored hostname followed by a UUID, as plain text.
+		r.Client, r.Raw = "original", string(in.Data)
+	}
+	return r
+}
+
+// printStatus writes rows as an aligned table.
+func printStatus(w io.Writer, rows []lockStatus) {
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "no locks")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSTATE\tHOLDER\tPID\tSINCE\tFOR\tTOKEN\tSESSION\tWAITING\tCOMMAND")
+	for _, r := range rows {
+		if r.State == "free" {
+			fmt.Fprintf(tw, "%s\tfree\t-\t-\t-\t-\t-\t-\t%d\t-\n", r.Node, r.Waiting)
+			continue
+		}
+		host, pid, cmd := r.Raw+" (original client)", "-", "-"
+		if r.Holder != nil {
+			host, pid, cmd = r.Holder.Host, strconv.Itoa(r.Holder.PID), r.Holder.Command
+		}
+		fmt.Fprintf(tw, "%s\theld\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n",
+			r.Node, host, pid, r.Since, time.Duration(r.HeldFor*float64(time.Second)).Round(time.Second), r.Token, r.Session, r.Waiting, cmd)
+	}
+	tw.Flush()
+}
+
+// discardLogger logs nowhere: --status and --list report on stdout and
+// stderr only.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

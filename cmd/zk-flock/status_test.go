@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zk-flock/zk-flock/internal/zklock"
+)
+
+func TestDescribe(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	since := now.Add(-90 * time.Second)
+	ours := zklock.NodeInfo{Name: "job", Path: "/app/job", Held: true, Session: 0xabc, Token: 42, Since: since, Waiters: 3,
+		Data: []byte(`{"host":"web-1","pid":7,"started":"2026-11-25T11:58:30Z","command":"backup --all","version":"1.0"}`)}
+	original := zklock.NodeInfo{Name: "job", Path: "/app/job", Held: true, Session: 0xdef, Token: 9, Since: since,
+		Data: []byte("web-2a1b2c3d4-5e6f")}
+	free := zklock.NodeInfo{Name: "sem_1", Path: "/app/sem_1"}
+
+	r := describe(ours, &options{lock: "job"}, now)
+	if r.State != "held" || r.Client != "zk-flock" || r.Holder == nil || r.Holder.Host != "web-1" || r.Holder.PID != 7 ||
+		r.Token != 42 || r.Session != "0xabc" || r.HeldFor != 90 || r.Waiting != 3 || r.Since != "2026-11-25T11:58:30Z" {
+		t.Errorf("zk-flock holder: %+v", r)
+	}
+	r = describe(original, &options{lock: "job"}, now)
+	if r.State != "held" || r.Client != "original" || r.Holder != nil || r.Raw != "web-2a1b2c3d4-5e6f" {
+		t.Errorf("original holder: %+v", r)
+	}
+	r = describe(free, &options{lock: "sem", slots: 2}, now)
+	if r.State != "free" || r.Lock != "sem" || r.Slot == nil || *r.Slot != 1 || r.Holder != nil || r.Token != 0 {
+		t.Errorf("free slot: %+v", r)
+	}
+
+	var out bytes.Buffer
+	printStatus(&out, []lockStatus{
+		describe(ours, &options{lock: "job"}, now),
+		describe(original, &options{lock: "job"}, now),
+		describe(free, &options{lock: "sem", slots: 2}, now),
+	})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "NODE") {
+		t.Fatalf("table:\n%s", out.String())
+	}
+	for i, want := range [][]string{
+		{"/app/job", "held", "web-1", "7", "1m30s", "42", "0xabc", "3", "backup --all"},
+		{"/app/job", "held", "web-2a1b2c3d4-5e6f (original client)"},
+		{"/app/sem_1", "free"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[i+1], w) {
+				t.Errorf("line %d %q lacks %q", i+1, lines[i+1], w)
+			}
+		}
+	}
+}
