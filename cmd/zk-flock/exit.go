@@ -21,6 +21,9 @@ const (
 	// ExitConfig: the configuration file is missing, unreadable or invalid
 	// (sysexits EX_CONFIG).
 	ExitConfig = 78
+	// ExitTimeout: --max-runtime ran out and the command was stopped, as
+	// timeout(1) reports it.
+	ExitTimeout = 124
 	// ExitCannotExec: the command was found but cannot be executed (as
 	// POSIX shells report it).
 	ExitCannotExec = 126

@@ -32,6 +32,8 @@ type options struct {
 	pdeathsig syscall.Signal
 	grace     time.Duration
 	margin    time.Duration
+	maxRun    time.Duration
+	metrics   string
 	help      bool
 	version   bool
 	status    bool // --status LOCKNAME: show the lock instead of taking it
@@ -40,7 +42,7 @@ type options struct {
 
 	// Which of the options that the configuration file can also set were
 	// given on the command line (flags win over the file).
-	maxLASet, graceSet, marginSet bool
+	maxLASet, graceSet, marginSet, maxRunSet, metricsSet bool
 
 	lock    string   // LOCKNAME
 	argv    []string // the command as words
@@ -77,6 +79,8 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	o.grace = defaultGrace
 	fs.Var(secondsValue{&o.grace}, "grace", "`SECONDS` between SIGTERM and SIGKILL when the command is stopped (default from the config, else 5)")
 	fs.Var(secondsValue{&o.margin}, "margin", "the command is dead at least `SECONDS` before the ZooKeeper session could expire (default from the config, else a tenth of the session timeout, at least 0.2)")
+	fs.Var(secondsValue{&o.maxRun}, "max-runtime", "stop the command (SIGTERM, grace, SIGKILL) after `SECONDS` and exit 124 (default from the config, else no limit)")
+	fs.StringVar(&o.metrics, "metrics-file", "", "on exit, write Prometheus metrics to `FILE` (node_exporter textfile collector; default from the config)")
 	fs.BoolVar(&o.status, "status", false, "show whether LOCKNAME (each slot, with -n) is free or held, and by whom; exit 0 held, 1 free")
 	fs.BoolVar(&o.list, "list", false, "show every lock under app_id and who holds it")
 	fs.BoolVar(&o.json, "json", false, "with --status or --list: print JSON")
@@ -100,6 +104,8 @@ func parseArgs(args []string) (*options, error) {
 	o.maxLASet = fs.Changed("maxla")
 	o.graceSet = fs.Changed("grace")
 	o.marginSet = fs.Changed("margin")
+	o.maxRunSet = fs.Changed("max-runtime")
+	o.metricsSet = fs.Changed("metrics-file")
 	if math.IsNaN(o.maxLA) {
 		return nil, usagef("--maxla: not a number")
 	}

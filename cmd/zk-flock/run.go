@@ -114,8 +114,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, fenceSignals...)
 	defer signal.Stop(sigs)
 
-	j := &job{o: o, cfg: cfg, log: log, stderr: stderr, sigs: sigs}
-	return j.run()
+	j := &job{o: o, cfg: cfg, log: log, stderr: stderr, sigs: sigs, outcome: outcomeError}
+	status := j.run()
+	if cfg.MetricsFile != "" {
+		m := runMetrics{outcome: j.outcome, status: status, waited: j.waited, ran: j.ran, end: time.Now()}
+		if err := writeMetrics(cfg.MetricsFile, o.lock, m); err != nil {
+			// The job is done; failing it for its metrics would be worse.
+			fmt.Fprintf(stderr, "zk-flock: warning: metrics not written: %v\n", err)
+			log.Warn("metrics not written", "err", err)
+		}
+	}
+	return status
 }
 
 // applyFlags lets the command line override the configuration file.
@@ -132,6 +141,12 @@ func applyFlags(o *options, cfg *config.Config) {
 	if o.marginSet {
 		cfg.Margin = o.margin
 	}
+	if o.maxRunSet {
+		cfg.MaxRuntime = o.maxRun
+	}
+	if o.metricsSet {
+		cfg.MetricsFile = o.metrics
+	}
 }
 
 // job is one run of a command under the lock.
@@ -141,6 +156,11 @@ type job struct {
 	log    *slog.Logger
 	stderr io.Writer
 	sigs   chan os.Signal
+
+	// For the metrics: how the run ended, how long getting the lock took,
+	// and how long the command ran.
+	outcome     string
+	waited, ran time.Duration
 }
 
 // fail reports a failure on stderr and in the log, and returns status.
@@ -229,12 +249,15 @@ func (j *job) acquireAndRun(ctx context.Context, stopWatching func()) int {
 		defer cancelWait()
 	}
 	j.log.Debug("trying the lock", "root", req.Root, "slots", req.Slots, "wait", j.o.wait)
+	tried := time.Now()
 	lease, err := sess.Acquire(actx, req)
+	j.waited = time.Since(tried)
 	switch {
 	case errors.Is(err, zklock.ErrLocked):
 		// Busy is the normal outcome on all hosts but one: nothing on
 		// stderr, or cron would mail it every time.
 		j.log.Info("lock is busy; not running the command", "status", j.o.exitCode)
+		j.outcome = outcomeBusy
 		return j.o.exitCode
 	case err != nil && ctx.Err() != nil:
 		return -1
@@ -305,36 +328,55 @@ func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
 	}
 	j.log.Info("command started", "pid", child.Pid(), "command", j.o.command, "token", lease.Token())
 
-	lost := j.watch(child, lease)
+	started := time.Now()
+	lost, timedOut := j.watch(child, lease)
+	j.ran = time.Since(started)
 	st := child.Status()
-	if lost != nil {
+	switch {
+	case lost != nil:
+		j.outcome = outcomeLost
 		j.log.Error("command killed: lock lost", "err", lost, "pid", child.Pid())
 		fmt.Fprintf(j.stderr, "zk-flock: lock %s lost, command killed: %v\n", j.o.lock, lost)
 		return ExitLockLost
+	case timedOut:
+		j.outcome = outcomeTimeout
+		j.log.Warn("command stopped: --max-runtime ran out", "max_runtime", j.cfg.MaxRuntime, "status", st.ExitCode())
+		j.holdMinimum(lease)
+		return ExitTimeout
 	}
+	j.outcome = outcomeRan
 	j.log.Info("command exited", "status", st.ExitCode())
 	j.holdMinimum(lease)
 	return st.ExitCode()
 }
 
 // watch waits until the command's whole process tree is gone, stopping it
-// when zk-flock is told to stop or the lease says the lock is or may be
-// lost. It returns the lease's error in that last case.
-func (j *job) watch(child *supervise.Child, lease *zklock.Lease) error {
+// when zk-flock is told to stop, when --max-runtime runs out (timedOut), or
+// when the lease says the lock is or may be lost (lost: the lease's error).
+func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (lost error, timedOut bool) {
 	var (
-		lost      error
 		stopping  bool
 		leaseDone = lease.Done()
 		exited    = child.Exited()
+		deadline  <-chan time.Time
 	)
+	if j.cfg.MaxRuntime > 0 {
+		t := time.NewTimer(j.cfg.MaxRuntime)
+		defer t.Stop()
+		deadline = t.C
+	}
 	for {
 		select {
 		case <-child.TreeDone():
-			return lost
+			return lost, timedOut
 		case <-exited:
-			exited = nil
+			exited, deadline = nil, nil
 			// The lock covers the whole job: whatever the command left
 			// running in its group is stopped before the lock goes.
+			child.StopBy(time.Now().Add(j.cfg.Grace))
+		case <-deadline:
+			deadline, timedOut = nil, true
+			j.log.Warn("max runtime reached: stopping the command", "max_runtime", j.cfg.MaxRuntime, "grace", j.cfg.Grace)
 			child.StopBy(time.Now().Add(j.cfg.Grace))
 		case <-leaseDone:
 			leaseDone = nil

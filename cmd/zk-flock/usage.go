@@ -53,6 +53,7 @@ Exit status:
   70                    internal error
   75                    the lock was lost while the command ran; it was killed
   78                    configuration file missing, unreadable or invalid
+  124                   --max-runtime ran out; the command was stopped
   126                   the command cannot be executed
   127                   the command was not found
   128+N                 zk-flock got signal N before the command started
