@@ -1,0 +1,395 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zk-flock/zk-flock/internal/faultproxy"
+)
+
+// child is a running testdata/child.sh under zk-flock.
+type child struct {
+	p    *proc
+	dir  string // where child.sh records
+	pid  int    // child.sh
+	gpid int    // its grandchild, a sleep in its process group
+}
+
+// startChild starts zk-flock args... LOCK "sh testdata/child.sh DIR [mode]"
+// and waits until the child has set its traps.
+func (e *flockEnv) startChild(lock, mode string, args ...string) *child {
+	e.t.Helper()
+	script, err := filepath.Abs(filepath.Join("testdata", "child.sh"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	dir := e.t.TempDir()
+	cmd := fmt.Sprintf("sh %s %s %s", script, dir, mode)
+	p := e.start(append(args, lock, cmd)...)
+	select {
+	case <-p.done:
+		e.t.Fatalf("zk-flock exited before the child was ready: %v", p.res)
+	default:
+	}
+	c := &child{p: p, dir: dir}
+	waitFile(e.t, filepath.Join(dir, "ready"), 15*time.Second)
+	c.pid = readPid(e.t, filepath.Join(dir, "pid"))
+	c.gpid = readPid(e.t, filepath.Join(dir, "gpid"))
+	killLeftover(e.t, c.pid)
+	killLeftover(e.t, c.gpid)
+	return c
+}
+
+// signals returns the signal names child.sh recorded, in order.
+func (c *child) signals() []string {
+	var names []string
+	for l := range strings.SplitSeq(strings.TrimSpace(readFile(filepath.Join(c.dir, "signals"))), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+// signalTime returns when child.sh recorded sig, or zero.
+func (c *child) signalTime(sig string) time.Time {
+	for l := range strings.SplitSeq(readFile(filepath.Join(c.dir, "signals")), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == sig {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return time.Unix(0, n)
+		}
+	}
+	return time.Time{}
+}
+
+// deathWatch polls pids every 5 ms; the function it returns waits (at most
+// timeout) until all are dead and says when that was first seen — a time
+// no earlier than their deaths.
+func deathWatch(t *testing.T, timeout time.Duration, pids ...int) func() time.Time {
+	t.Helper()
+	done := make(chan time.Time, 1)
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if !slices.ContainsFunc(pids, alive) {
+				done <- time.Now()
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() time.Time {
+		t.Helper()
+		select {
+		case at := <-done:
+			return at
+		case <-time.After(timeout):
+			t.Fatalf("processes %v still alive after %v", pids, timeout)
+			return time.Time{}
+		}
+	}
+}
+
+// onlyTERM reports whether the command recorded SIGTERM and nothing else.
+// It may record it twice: two SIGTERMs sent a moment apart reach a shell
+// as one or as two, depending on when it is scheduled (see the report on
+// supervise's signalGroup, which signals the direct child and its group).
+func onlyTERM(sigs []string) bool {
+	return len(sigs) > 0 && !slices.ContainsFunc(sigs, func(s string) bool { return s != "TERM" })
+}
+
+// gone fails unless pid no longer exists at all (not even as a zombie).
+func gone(t *testing.T, what string, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("%s (pid %d) still exists: kill(pid, 0) = %v, want ESRCH (alive: %v)", what, pid, err, alive(pid))
+	}
+}
+
+// TestE2ESigtermStopsCommand: SIGTERM to zk-flock reaches the command,
+// zk-flock exits promptly with its status, the lock node goes and nothing
+// of the command's group survives.
+func TestE2ESigtermStopsCommand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	zc := e.checker()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		c := e.startChild("L", "")
+		waitNode(t, zc, e.node("L"))
+		sent := time.Now()
+		c.p.signal(sig)
+		r := c.p.waitTimeout(10 * time.Second)
+		if r.code != 3 || !onlyTERM(c.signals()) {
+			t.Errorf("%v to zk-flock: want the command to get SIGTERM and its status 3 passed on; got %v, command got %v", sig, r, c.signals())
+		}
+		if d := r.end.Sub(sent); d > time.Second {
+			t.Errorf("%v to zk-flock: exited %v later, want promptly", sig, d)
+		}
+		checkQuiet(t, sig.String(), r)
+		if exists(t, zc, e.node("L")) {
+			t.Errorf("%v: the lock node outlived zk-flock", sig)
+		}
+		gone(t, "the command", c.pid)
+		gone(t, "the grandchild in the command's group", c.gpid)
+	}
+}
+
+// TestE2EStubbornCommandIsKilled: a command that ignores SIGTERM is
+// SIGKILLed --grace after it.
+func TestE2EStubbornCommandIsKilled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.startChild("L", "ignore-term", "--grace", "0.5")
+	sent := time.Now()
+	c.p.signal(syscall.SIGTERM)
+	r := c.p.waitTimeout(10 * time.Second)
+	d := r.end.Sub(sent)
+	if r.code != 128+int(syscall.SIGKILL) || d < 500*time.Millisecond || d > 1500*time.Millisecond {
+		t.Errorf("stubborn command, --grace 0.5: want SIGKILL (exit 137) about 0.5 s after SIGTERM, got %v, %v after SIGTERM", r, d)
+	}
+	gone(t, "the command", c.pid)
+	gone(t, "the grandchild", c.gpid)
+
+	// A second SIGTERM kills at once.
+	c = e.startChild("L", "ignore-term", "--grace", "30")
+	c.p.signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	if c.p.exited() {
+		t.Fatalf("exited before the grace period: %v", c.p.res)
+	}
+	sent = time.Now()
+	c.p.signal(syscall.SIGTERM)
+	r = c.p.waitTimeout(10 * time.Second)
+	if d := r.end.Sub(sent); r.code != 137 || d > time.Second {
+		t.Errorf("second SIGTERM: want SIGKILL at once (exit 137), got %v, %v after it", r, d)
+	}
+}
+
+// TestE2ELeftoverGrandchildStopped: when the command exits, what it left
+// running in its group is stopped before the lock goes.
+func TestE2ELeftoverGrandchildStopped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	gpidFile := e.path("gpid")
+	r := e.run("L", fmt.Sprintf(`sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > %s; exit 2'`, gpidFile))
+	gpid := readPid(t, gpidFile)
+	killLeftover(t, gpid)
+	if r.code != 2 || r.dur > 3*time.Second {
+		t.Errorf("want exit 2 promptly, got %v", r)
+	}
+	gone(t, "the background grandchild", gpid)
+}
+
+// TestE2ESignalsForwarded: SIGHUP, SIGUSR1, SIGUSR2 and SIGQUIT reach the
+// command, which goes on running.
+func TestE2ESignalsForwarded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.startChild("L", "")
+	var want []string
+	for _, sig := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGQUIT} {
+		name := strings.TrimPrefix(unix.SignalName(sig), "SIG")
+		want = append(want, name)
+		c.p.signal(sig)
+		waitFor(t, 5*time.Second, name+" at the command", func() bool { return len(c.signals()) == len(want) })
+		if got := c.signals(); !slices.Equal(got, want) {
+			t.Fatalf("after %v: the command got %v, want %v", sig, got, want)
+		}
+		if c.p.exited() {
+			t.Fatalf("zk-flock exited on %v: %v", sig, c.p.res)
+		}
+	}
+	c.p.signal(syscall.SIGTERM)
+	if r := c.p.waitTimeout(10 * time.Second); r.code != 3 {
+		t.Errorf("want exit 3 (the command's, after SIGTERM), got %v", r)
+	}
+}
+
+// TestE2ESignalWhileWaiting: SIGTERM (SIGINT) while waiting for a busy lock
+// exits 143 (130) without running the command or leaving a node.
+func TestE2ESignalWhileWaiting(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	zc := e.checker()
+	release := e.path("release")
+	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
+	waitNode(t, zc, e.node("L"))
+	marker := e.path("marker")
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		waiter := e.start("-w", "30", "L", "touch "+marker)
+		waitFor(t, 10*time.Second, "the waiter to wait", func() bool {
+			return strings.Contains(e.logText(), fmt.Sprintf(" %d trying the lock", waiter.pid()))
+		})
+		time.Sleep(300 * time.Millisecond) // into the wait proper
+		sent := time.Now()
+		waiter.signal(sig)
+		r := waiter.waitTimeout(10 * time.Second)
+		if want := 128 + int(sig); r.code != want || r.end.Sub(sent) > time.Second {
+			t.Errorf("%v while waiting: want exit %d promptly, got %v", sig, want, r)
+		}
+		checkQuiet(t, sig.String()+" while waiting", r)
+		if fileExists(marker) {
+			t.Errorf("%v while waiting: the command ran", sig)
+		}
+		if got := ephemerals(t, zc, e.root); !slices.Equal(got, []string{"L"}) {
+			t.Errorf("%v while waiting: want only the holder's node left, got %v", sig, got)
+		}
+	}
+	touch(t, release)
+	if r := holder.waitTimeout(10 * time.Second); r.code != 0 {
+		t.Errorf("holder: %v", r)
+	}
+}
+
+// TestE2ELockLost: the lock node deleted behind zk-flock's back kills the
+// command's whole group at once; zk-flock exits 75 with one line on stderr.
+func TestE2ELockLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.startChild("L", "ignore-term")
+	dead := deathWatch(t, 30*time.Second, c.pid, c.gpid)
+	zkCli(t, "delete", e.node("L"))
+	deleted := time.Now()
+	if d := dead().Sub(deleted); d > time.Second {
+		t.Errorf("the command's group died %v after the lock node was deleted, want < 1 s", d)
+	}
+	r := c.p.waitTimeout(10 * time.Second)
+	if r.code != ExitLockLost || r.end.Sub(deleted) > time.Second {
+		t.Errorf("lock node deleted: want exit %d within 1 s, got %v, %v after the delete", ExitLockLost, r, r.end.Sub(deleted))
+	}
+	oneStderrLine(t, "lock lost", r, "lost")
+	gone(t, "the command", c.pid)
+	gone(t, "the grandchild", c.gpid)
+}
+
+// TestE2ESelfFencing: cut off from ZooKeeper, zk-flock kills the command
+// before the session can expire, so a second zk-flock that gets the lock
+// after the expiry starts its command only after the first one's died.
+func TestE2ESelfFencing(t *testing.T) {
+	t.Parallel()
+	proxy, err := faultproxy.New(zkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	fenced := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()}; c["timeout"] = 2 })
+	e := newEnv(t, func(c map[string]any) { c["app_id"] = fenced.app })
+
+	c := fenced.startChild("L", "", "--grace", "5")
+	dead := deathWatch(t, 30*time.Second, c.pid, c.gpid)
+	started := e.path("started")
+	second := e.start("-w", "20", "L", fmt.Sprintf(`sh -c 'date +%%s%%N > %s'`, started))
+	waitFor(t, 10*time.Second, "the second zk-flock to wait", func() bool {
+		return strings.Contains(e.logText(), fmt.Sprintf(" %d trying the lock", second.pid()))
+	})
+	time.Sleep(300 * time.Millisecond)
+
+	held := time.Now()
+	proxy.Hold(faultproxy.Both)
+	diedAt := dead()
+	if term := c.signalTime("TERM"); !term.IsZero() && term.After(diedAt) {
+		t.Errorf("recorded SIGTERM at %v after seeing the command dead at %v", term, diedAt)
+	}
+	r := c.p.waitTimeout(15 * time.Second)
+	if r.code != ExitLockLost {
+		t.Errorf("partitioned: want exit %d, got %v", ExitLockLost, r)
+	}
+	oneStderrLine(t, "partitioned", r, "lost")
+	if !onlyTERM(c.signals()) {
+		t.Errorf("partitioned: want the command stopped with SIGTERM first, it got %v", c.signals())
+	}
+
+	sr := second.waitTimeout(25 * time.Second)
+	if sr.code != 0 {
+		t.Fatalf("second zk-flock: want it to get the lock once the session expired and exit 0, got %v", sr)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(readFile(started)), 10, 64)
+	if err != nil {
+		t.Fatalf("second command's start time: %v", err)
+	}
+	startAt := time.Unix(0, n)
+	t.Logf("partition at 0; first command dead by %v; zk-flock exited at %v; second command started at %v",
+		diedAt.Sub(held), r.end.Sub(held), startAt.Sub(held))
+	if !startAt.After(diedAt) {
+		t.Errorf("the second command started %v BEFORE the first was seen dead: two holders at once", diedAt.Sub(startAt))
+	}
+	// Killed before the 2 s session could expire, not after.
+	if d := diedAt.Sub(held); d >= 2*time.Second {
+		t.Errorf("the command died %v after the partition began, not before the 2 s session timeout", d)
+	}
+}
+
+// TestE2EParentDeath: kill -9 of zk-flock sends the command the -p signal.
+func TestE2EParentDeath(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args     []string
+		wantTERM bool
+	}{
+		{nil, true},
+		{[]string{"-p", "TERM"}, true},
+		{[]string{"-p", "KILL"}, false},
+		{[]string{"-p", "9"}, false},
+		{[]string{"--pdeathsig", "SIGKILL"}, false},
+	} {
+		t.Run(strings.Join(append([]string{"p"}, tc.args...), "_"), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			c := e.startChild("L", "", tc.args...)
+			dead := deathWatch(t, 10*time.Second, c.pid)
+			c.p.signal(syscall.SIGKILL)
+			killed := time.Now()
+			if d := dead().Sub(killed); d > 2*time.Second {
+				t.Errorf("the command died %v after zk-flock was killed", d)
+			}
+			if got := c.signals(); tc.wantTERM != onlyTERM(got) {
+				t.Errorf("want SIGTERM at the command: %v; it recorded %v", tc.wantTERM, got)
+			}
+		})
+	}
+}
+
+// TestE2ESigtermDuringLoadSleep: SIGTERM during -s's sleep (or, if the
+// load is too low for a sleep to catch, during the wait for the busy lock
+// that follows it) exits 143 without running the command.
+func TestE2ESigtermDuringLoadSleep(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	zc := e.checker()
+	ensureLoad(t)
+	release := e.path("release")
+	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
+	waitNode(t, zc, e.node("L"))
+	marker := e.path("marker")
+	p := e.start("-s", "-w", "30", "L", "touch "+marker)
+	waitFor(t, 10*time.Second, "the -s sleep", func() bool {
+		return strings.Contains(e.logText(), fmt.Sprintf(" %d sleeping for the load average", p.pid()))
+	})
+	p.signal(syscall.SIGTERM)
+	r := p.waitTimeout(5 * time.Second)
+	if r.code != 143 || fileExists(marker) {
+		t.Errorf("SIGTERM during -s: want exit 143 without running, got %v", r)
+	}
+	checkQuiet(t, "SIGTERM during -s", r)
+	if got := ephemerals(t, zc, e.root); !slices.Equal(got, []string{"L"}) {
+		t.Errorf("SIGTERM during -s: want only the holder's node, got %v", got)
+	}
+	touch(t, release)
+	holder.waitTimeout(10 * time.Second)
+}
