@@ -326,7 +326,7 @@ func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
 	if err != nil {
 		return j.fail(startErrorStatus(err), "%v", err)
 	}
-	j.log.Info("command started", "pid", child.Pid(), "command", j.o.command, "token", lease.Token())
+	j.log.Info("command started", "child_pid", child.Pid(), "command", j.o.command, "token", lease.Token())
 
 	started := time.Now()
 	lost, timedOut := j.watch(child, lease)
@@ -335,7 +335,7 @@ func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
 	switch {
 	case lost != nil:
 		j.outcome = outcomeLost
-		j.log.Error("command killed: lock lost", "err", lost, "pid", child.Pid())
+		j.log.Error("command killed: lock lost", "err", lost, "child_pid", child.Pid())
 		fmt.Fprintf(j.stderr, "zk-flock: lock %s lost, command killed: %v\n", j.o.lock, lost)
 		return ExitLockLost
 	case timedOut:

@@ -45,7 +45,7 @@ func New(path, level, format string, stderr io.Writer) (*slog.Logger, io.Closer,
 		newHandler = func(w io.Writer) slog.Handler { return NewTextHandler(w, lvl) }
 	case "json":
 		newHandler = func(w io.Writer) slog.Handler {
-			return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}).
+			return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: durationString}).
 				WithAttrs([]slog.Attr{slog.Int("pid", os.Getpid())})
 		}
 	default:
@@ -72,3 +72,12 @@ func New(path, level, format string, stderr io.Writer) (*slog.Logger, io.Closer,
 type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
+
+// durationString writes durations as "1.5s" rather than as nanoseconds, as
+// the text format does: log readers are people and jq, not Go.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}

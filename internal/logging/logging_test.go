@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseLevel(t *testing.T) {
@@ -68,12 +69,12 @@ func TestNewJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Debug("hello", "k", "v")
+	l.Debug("hello", "k", "v", "took", 1500*time.Millisecond)
 	var m map[string]any
 	if err := json.Unmarshal(stderr.Bytes(), &m); err != nil {
 		t.Fatalf("%q: %v", stderr.String(), err)
 	}
-	if m["msg"] != "hello" || m["level"] != "DEBUG" || m["k"] != "v" || m["pid"] != float64(os.Getpid()) {
+	if m["msg"] != "hello" || m["level"] != "DEBUG" || m["k"] != "v" || m["pid"] != float64(os.Getpid()) || m["took"] != "1.5s" {
 		t.Errorf("json line %v", m)
 	}
 }
