@@ -438,10 +438,13 @@ func (j *job) holdMinimum(lease *zklock.Lease) {
 // startErrorStatus maps a failure to start the command to the shell's
 // statuses.
 func startErrorStatus(err error) int {
-	if errors.Is(err, supervise.ErrNotFound) {
+	switch {
+	case errors.Is(err, supervise.ErrNotFound):
 		return ExitNotFound
+	case errors.Is(err, supervise.ErrNotExecutable):
+		return ExitCannotExec
 	}
-	return ExitCannotExec
+	return ExitInternal // fork failed, no memory, ...
 }
 
 // childEnviron is zk-flock's environment without its own internal marker.
