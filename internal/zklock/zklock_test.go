@@ -482,3 +482,66 @@ func TestCancelledAcquireLeavesNothing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestCreateAnswerLost: the create reaches the server but its answer is
+// lost with the connection. After reconnecting, Acquire must find the node
+// it made (ours, same session) rather than fail or leave it behind.
+func TestCreateAnswerLost(t *testing.T) {
+	root := uniqueRoot(t)
+	p, err := faultproxy.New(srv.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const T = 2 * time.Second
+	s := connect(t, []string{p.Addr()}, T)
+	c := raw(t)
+	if _, err := c.Create(root, RootData, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	p.Hold(faultproxy.Down) // requests go through, answers do not
+	got := make(chan error, 1)
+	var lease *Lease
+	go func() {
+		var err error
+		lease, err = s.Acquire(context.Background(), lockReq(root, "job"))
+		got <- err
+	}()
+	// The create is applied although its answer is held.
+	deadline := time.Now().Add(T)
+	for {
+		ok, stat, err := c.Exists(root + "/job")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			if stat.EphemeralOwner != s.ID() {
+				t.Fatalf("node owned by %#x, want our session %#x", stat.EphemeralOwner, s.ID())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the create never reached the server")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The client gives up on the connection (no answer for 2T/3), and
+	// reconnects once answers flow again.
+	p.Reset()
+	p.Release(faultproxy.Down)
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("Acquire after a lost create answer: %v", err)
+		}
+	case <-time.After(3 * T):
+		t.Fatal("Acquire never returned")
+	}
+	if lease.Path() != root+"/job" {
+		t.Fatalf("lease on %s", lease.Path())
+	}
+	children, _, err := c.Children(root)
+	if err != nil || len(children) != 1 {
+		t.Fatalf("children %v %v, want just the lock", children, err)
+	}
+}
