@@ -48,3 +48,21 @@ demo: deps build
 
 clean:
 	rm -f zk-flock
+
+# bench runs the benchmark suite (cmd/zk-flock-bench): zk-flock side by side
+# with flock(1), etcdctl lock and the raw ZooKeeper floor, on servers it
+# starts on loopback; it writes docs/BENCHMARKS.md and docs/bench/handoff.png.
+# Takes about ten minutes; run it on a quiet machine. bench-smoke is the same
+# with tiny sizes (seconds), reporting to a temporary directory: CI's check
+# that the bench still works. Both install Debian's etcd-server and
+# etcd-client if missing.
+.PHONY: bench bench-smoke
+bench bench-smoke: deps
+	@if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v flock >/dev/null; then \
+		echo "installing Debian's etcd-server, etcd-client and util-linux"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client util-linux || \
+		{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client util-linux; }; \
+	fi
+	$(GO) run ./cmd/zk-flock-bench $(if $(filter bench-smoke,$@),-smoke)

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// floors are the raw costs zk-flock cannot go below, measured in-process
+// with the same client library zk-flock uses, in milliseconds.
+type floors struct {
+	Session []float64 // connect until the server grants a session
+	Create  []float64 // create an ephemeral node
+	Delete  []float64 // delete it
+	DWC     []float64 // delete in session A → watch fires in B → B's create returns
+	Spawn   []float64 // fork+exec of the child helper → its first instruction in main
+}
+
+// measureFloors measures each floor n times, interleaved: one of each per
+// iteration.
+func (e *env) measureFloors(ctx context.Context, n int) (*floors, error) {
+	a, _, err := connectZK(ctx, e.zkAddr, sessionTimeout*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	b, _, err := connectZK(ctx, e.zkAddr, sessionTimeout*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	root := "/" + appID
+	if _, err := a.Create(root, []byte("Rootnode"), 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return nil, fmt.Errorf("create %s: %w", root, err)
+	}
+	f := &floors{}
+	node := root + "/floor"
+	handover := root + "/floor-dwc"
+	for i := range n {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c, d, err := connectZK(ctx, e.zkAddr, sessionTimeout*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("session set-up: %w", err)
+		}
+		c.Close()
+		f.Session = append(f.Session, ms(d))
+
+		t0 := time.Now()
+		if _, err := a.Create(node, nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+			return nil, fmt.Errorf("create: %w", err)
+		}
+		t1 := time.Now()
+		if err := a.Delete(node, -1); err != nil {
+			return nil, fmt.Errorf("delete: %w", err)
+		}
+		t2 := time.Now()
+		f.Create = append(f.Create, ms(t1.Sub(t0)))
+		f.Delete = append(f.Delete, ms(t2.Sub(t1)))
+
+		// Alternate which session holds, as a lock alternates between
+		// hosts.
+		holder, waiter := a, b
+		if i%2 == 1 {
+			holder, waiter = b, a
+		}
+		d, err = deleteWatchCreate(holder, waiter, handover)
+		if err != nil {
+			return nil, fmt.Errorf("delete→watch→create: %w", err)
+		}
+		f.DWC = append(f.DWC, ms(d))
+
+		s, err := e.spawnChild(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("spawn: %w", err)
+		}
+		f.Spawn = append(f.Spawn, s)
+	}
+	return f, nil
+}
+
+// deleteWatchCreate creates p in holder, sets a watch on it from waiter,
+// then times holder's delete until waiter's create (issued when the watch
+// fires) returns. It leaves p deleted.
+func deleteWatchCreate(holder, waiter *zk.Conn, p string) (time.Duration, error) {
+	if _, err := holder.Create(p, nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		return 0, err
+	}
+	ok, _, watch, err := waiter.ExistsW(p)
+	if err != nil || !ok {
+		return 0, fmt.Errorf("exists %s: %v %v", p, ok, err)
+	}
+	created := make(chan error, 1)
+	var t1 time.Time
+	go func() {
+		ev := <-watch
+		if ev.Type != zk.EventNodeDeleted {
+			created <- fmt.Errorf("watch: %v", ev)
+			return
+		}
+		_, err := waiter.Create(p, nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+		t1 = time.Now()
+		created <- err
+	}()
+	t0 := time.Now()
+	if err := holder.Delete(p, -1); err != nil {
+		return 0, err
+	}
+	if err := <-created; err != nil {
+		return 0, err
+	}
+	d := t1.Sub(t0)
+	return d, waiter.Delete(p, -1)
+}
+
+// spawnChild times fork+exec of the child helper from here until the
+// timestamp it takes first thing in main: the part of every handoff that is
+// only starting the command, in milliseconds.
+func (e *env) spawnChild(ctx context.Context) (float64, error) {
+	e.hub.drain()
+	cmd := exec.Command(e.child, e.hub.path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	t0 := monoNow()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer cmd.Wait() //nolint:errcheck // the status says nothing more
+	rep, err := e.hub.await(ctx, repStart, 10*time.Second)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return 0, err
+	}
+	if err := rep.c.exit(); err != nil {
+		return 0, err
+	}
+	if rep.pid != cmd.Process.Pid {
+		return 0, errors.New("report from pid " + strconv.Itoa(rep.pid) + ", not the child started")
+	}
+	return nsToMs(rep.t - t0), nil
+}

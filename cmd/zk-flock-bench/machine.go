@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"github.com/zk-flock/zk-flock/internal/testzk"
+	"golang.org/x/sys/unix"
+)
+
+// machine describes where the bench ran and what it compared.
+type machine struct {
+	CPUs      int
+	Model     string
+	Memory    string
+	Kernel    string
+	Go        string
+	ZooKeeper string
+	Etcd      string
+	Etcdctl   string
+	Flock     string
+}
+
+func readMachine(e *env) machine {
+	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	m.Model = procField("/proc/cpuinfo", "model name")
+	m.Memory = procField("/proc/meminfo", "MemTotal")
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		m.Kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:])
+	}
+	if mn, err := testzk.Mntr(e.zkAddr); err == nil {
+		m.ZooKeeper = mn["zk_version"]
+	}
+	m.Etcd = firstLine("etcd", "--version")
+	m.Etcdctl = firstLine("etcdctl", "version")
+	m.Flock = firstLine("flock", "--version")
+	return m
+}
+
+// procField returns the value of the first "key : value" line of a /proc
+// file.
+func procField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return "unknown"
+}
+
+// firstLine runs a command and returns the first line of its output.
+func firstLine(name string, args ...string) string {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return "unknown"
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}
+
+// gitDescribe names the commit zk-flock was built from.
+func gitDescribe(repo string) string {
+	cmd := exec.Command("git", "describe", "--always", "--dirty")
+	cmd.Dir = repo
+	out, err := cmd.Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
