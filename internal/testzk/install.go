@@ -63,11 +63,21 @@ func Java() (string, error) {
 	return p, nil
 }
 
+// nettyJars complete the Netty that TLS needs (NettyServerCnxnFactory):
+// the jar's manifest names netty-handler and netty-transport but not the
+// codec and resolver jars they depend on, so without these a TLS
+// connection fails with NoClassDefFoundError ByteToMessageDecoder. Both
+// come with libnetty-java, a dependency of the package.
+var nettyJars = []string{
+	"/usr/share/java/netty-codec.jar",
+	"/usr/share/java/netty-resolver.jar",
+}
+
 // Classpath returns the class path the servers run with: ConfDir, Jar and
-// the log4j binding jars that exist.
+// the log4j binding and Netty jars that exist.
 func Classpath() string {
 	cp := []string{ConfDir, Jar}
-	for _, j := range logJars {
+	for _, j := range append(logJars[:len(logJars):len(logJars)], nettyJars...) {
 		if _, err := os.Stat(j); err == nil {
 			cp = append(cp, j)
 		}

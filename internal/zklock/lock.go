@@ -17,10 +17,6 @@ import (
 // original zk-flock wrote the same.
 var RootData = []byte("Rootnode")
 
-// worldACL is what the original zk-flock gave every node: anyone may do
-// anything. Mixed fleets need it.
-var worldACL = zk.WorldACL(zk.PermAll)
-
 // Request says what to lock and how to guard it.
 type Request struct {
 	// Root is the parent of the lock nodes, "/<app_id>". It is created,
@@ -392,6 +388,7 @@ func (s *Session) newLease(p string, slot int, stat *zk.Stat, watch <-chan zk.Ev
 	s.setProbe(&probe{path: p, check: l.check})
 	l.wg.Add(1)
 	go l.monitor(watch)
+	s.noteRootACL(path.Dir(p))
 	s.log.Info("lock acquired", "node", p, "token", l.token, "session", s.IDString(), "timeout", s.Timeout())
 	return l
 }
@@ -402,7 +399,7 @@ func (s *Session) newLease(p string, slot int, stat *zk.Stat, watch <-chan zk.Ev
 func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte) (*zk.Stat, <-chan zk.Event, error) {
 	for {
 		done := s.start(func() error {
-			_, err := s.conn.Create(p, data, zk.FlagEphemeral, worldACL)
+			_, err := s.conn.Create(p, data, zk.FlagEphemeral, s.acl)
 			return err
 		})
 		var err error
@@ -508,7 +505,7 @@ func (s *Session) ensurePath(ctx context.Context, root string) error {
 	for i := range parts {
 		p := "/" + strings.Join(parts[:i+1], "/")
 		err := s.call(ctx, func() error {
-			_, err := s.conn.Create(p, RootData, 0, worldACL)
+			_, err := s.conn.Create(p, RootData, 0, s.acl)
 			return err
 		})
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {

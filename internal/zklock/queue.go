@@ -134,7 +134,7 @@ func (s *Session) enqueue(ctx context.Context, root, dir string, data []byte) (s
 	for {
 		var created string
 		done := s.start(func() (err error) {
-			created, err = s.conn.Create(path.Join(dir, prefix), data, zk.FlagEphemeralSequential, worldACL)
+			created, err = s.conn.Create(path.Join(dir, prefix), data, zk.FlagEphemeralSequential, s.acl)
 			return err
 		})
 		var err error
@@ -236,7 +236,7 @@ func (s *Session) ensureQueue(ctx context.Context, root, dir string) error {
 	}
 	for _, p := range []string{path.Dir(dir), dir} {
 		err := s.call(ctx, func() error {
-			_, err := s.conn.CreateContainer(p, nil, zk.FlagContainer, worldACL)
+			_, err := s.conn.CreateContainer(p, nil, zk.FlagContainer, s.acl)
 			return err
 		})
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {

@@ -2,6 +2,7 @@ package zklock
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -51,8 +52,16 @@ type Options struct {
 	// Nil discards them.
 	ClientLogger  Printfer
 	ClientLogInfo bool
-	// Dialer replaces net.DialTimeout, e.g. for TLS.
+	// Dialer replaces net.DialTimeout.
 	Dialer Dialer
+	// TLS, when set, makes every connection TLS (to the servers'
+	// secureClientPort), over Dialer's connections. The servers' host names
+	// are kept as given, not resolved up front, and the certificate is
+	// verified against them unless TLS.ServerName is set.
+	TLS *tls.Config
+	// ACL is the ACL of every node the session creates; ACLCreator needs
+	// Auth. Existing nodes keep theirs.
+	ACL ACLMode
 	// HeartbeatInterval is how often the session proves to itself that a
 	// server still hears it. Zero means a tenth of the session timeout.
 	HeartbeatInterval time.Duration
@@ -72,11 +81,15 @@ type Session struct {
 	requested time.Duration
 	beat      time.Duration
 	dialer    Dialer
+	acl       []zk.ACL // of every node we create
+	aclMode   ACLMode
 
-	id           atomic.Int64 // our session ID, set once on first connect
-	connID       atomic.Int64 // session ID a server granted on the newest connection
-	negotiatedMs atomic.Int64 // shortest timeout any server negotiated
-	lastDialErr  atomic.Value // error
+	rootChecked atomic.Bool // noteRootACL has run
+
+	id           atomic.Int64          // our session ID, set once on first connect
+	connID       atomic.Int64          // session ID a server granted on the newest connection
+	negotiatedMs atomic.Int64          // shortest timeout any server negotiated
+	lastDialErr  atomic.Pointer[error] // why the newest connection failed
 
 	mu     sync.Mutex
 	lastOK time.Time // send time of the newest request a server answered
@@ -115,11 +128,17 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 	if opts.SessionTimeout <= 0 {
 		return nil, errors.New("zklock: session timeout must be positive")
 	}
+	acl, err := aclFor(opts.ACL, opts.Auth)
+	if err != nil {
+		return nil, err
+	}
 	s := &Session{
 		log:       opts.Logger,
 		requested: opts.SessionTimeout,
 		beat:      opts.HeartbeatInterval,
 		dialer:    opts.Dialer,
+		acl:       acl,
+		aclMode:   opts.ACL,
 		ready:     make(chan struct{}),
 		lost:      make(chan struct{}),
 		closed:    make(chan struct{}),
@@ -129,6 +148,11 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 	}
 	if s.dialer == nil {
 		s.dialer = net.DialTimeout
+	}
+	var hosts zk.HostProvider = zk.NewDNSHostProvider()
+	if opts.TLS != nil {
+		s.dialer = tlsDialer(opts.TLS, s.dialer)
+		hosts = &nameProvider{}
 	}
 	if s.beat <= 0 {
 		s.beat = s.requested / 10
@@ -144,6 +168,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 
 	conn, _, err := zk.Connect(opts.Servers, opts.SessionTimeout,
 		zk.WithDialer(s.dial),
+		zk.WithHostProvider(hosts),
 		zk.WithEventCallback(s.onEvent),
 		zk.WithLogger(clientLog),
 		zk.WithLogInfo(opts.ClientLogInfo),
@@ -170,11 +195,11 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 		s.Close()
 		return nil, s.Err()
 	case <-ctx.Done():
-		s.Close()
 		why := "no session granted"
-		if e, ok := s.lastDialErr.Load().(error); ok && e != nil {
-			why = e.Error()
+		if e := s.lastDialErr.Load(); e != nil {
+			why = (*e).Error()
 		}
+		s.Close()
 		return nil, fmt.Errorf("%w: %s within %v: %s", ErrUnreachable, strings.Join(opts.Servers, ","), connectTimeout, why)
 	}
 	// readyOnce has run in the callback; its write of id happens before
@@ -202,7 +227,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 func (s *Session) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
 	c, err := s.dialer(network, addr, timeout)
 	if err != nil {
-		s.lastDialErr.Store(err)
+		s.lastDialErr.Store(&err)
 		return nil, err
 	}
 	return &sniffConn{Conn: c, s: s}, nil
@@ -223,6 +248,13 @@ type sniffConn struct {
 
 func (c *sniffConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if err != nil && c.got < len(c.hdr) {
+		// Closed before the connect response: a TLS server refusing our
+		// certificate, or a plain client on a TLS port. Say so if the
+		// connect fails.
+		err := fmt.Errorf("%s closed the connection before granting a session: %w", c.RemoteAddr(), err)
+		c.s.lastDialErr.Store(&err)
+	}
 	if c.got < len(c.hdr) && n > 0 {
 		c.got += copy(c.hdr[c.got:], p[:n])
 		if c.got == len(c.hdr) {
