@@ -32,6 +32,9 @@ type costResult struct {
 	Wall   []float64 // ms
 	CPU    []float64 // ms
 	MaxRSS []float64 // MiB
+	// Requests is zk_packets_received per run, for zk-flock: the session's
+	// connect, its requests and its close.
+	Requests []float64
 }
 
 // measureCosts runs every tool n times, interleaved (A B C, B C A, C A B,
@@ -50,11 +53,26 @@ func (e *env) measureCosts(ctx context.Context, n, warm int) ([]*costResult, err
 	for i := range n {
 		for j := range tools {
 			k := (i + j) % len(tools)
+			zk := tools[k].Name == "zk-flock"
+			var p0 int64
+			if zk {
+				var err error
+				if p0, err = e.packets(); err != nil {
+					return nil, err
+				}
+			}
 			c, err := e.measure(ctx, tools[k].Argv, tools[k].Env)
 			if err != nil {
 				return nil, err
 			}
 			r := res[k]
+			if zk {
+				p1, err := e.packets()
+				if err != nil {
+					return nil, err
+				}
+				r.Requests = append(r.Requests, float64(p1-p0))
+			}
 			r.Wall = append(r.Wall, ms(c.Wall))
 			r.CPU = append(r.CPU, ms(c.CPU))
 			r.MaxRSS = append(r.MaxRSS, float64(c.MaxRSS)/(1<<20))

@@ -85,12 +85,22 @@ func setup(ctx context.Context, o *options, progress io.Writer) (e *env, err err
 		}
 	}()
 
-	fmt.Fprintf(progress, "bench: building zk-flock and the child helper in %s\n", dir)
+	// zk-flock comes from the work tree, or with -rev from a clean export
+	// of that revision (the work tree may be mid-edit); the child helper is
+	// the bench's own and always comes from the work tree.
+	src := o.repo
+	if o.rev != "" {
+		src = filepath.Join(dir, "src")
+		if err := exportRev(ctx, o.repo, o.rev, src); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(progress, "bench: building zk-flock (from %s) and the child helper in %s\n", src, dir)
 	e.zkflock = filepath.Join(dir, "zk-flock")
 	e.child = filepath.Join(dir, "child")
-	for _, b := range []struct{ out, pkg string }{{e.zkflock, "./cmd/zk-flock"}, {e.child, "./cmd/zk-flock-bench/child"}} {
+	for _, b := range []struct{ dir, out, pkg string }{{src, e.zkflock, "./cmd/zk-flock"}, {o.repo, e.child, "./cmd/zk-flock-bench/child"}} {
 		cmd := exec.CommandContext(ctx, o.goTool, "build", "-trimpath", "-o", b.out, b.pkg)
-		cmd.Dir = o.repo
+		cmd.Dir = b.dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go build %s: %w\n%s", b.pkg, err, out)
@@ -140,6 +150,20 @@ func setup(ctx context.Context, o *options, progress io.Writer) (e *env, err err
 		return nil, fmt.Errorf("bench's own ZooKeeper session: %w", err)
 	}
 	return e, nil
+}
+
+// exportRev writes the tree of git revision rev of repo into dir.
+func exportRev(ctx context.Context, repo, rev, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tar := filepath.Join(filepath.Dir(dir), "src.tar")
+	for _, argv := range [][]string{{"git", "-C", repo, "archive", "-o", tar, rev}, {"tar", "-xf", tar, "-C", dir}} {
+		if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, out)
+		}
+	}
+	return os.Remove(tar)
 }
 
 // startEtcd starts a single-member etcd on two free loopback ports, its data

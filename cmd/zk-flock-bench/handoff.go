@@ -137,7 +137,9 @@ func (e *env) measureHerds(ctx context.Context, plan []herdPlan, idleBase time.D
 				continue
 			}
 			lock := "herd-" + strconv.Itoa(p.W) + "-" + strconv.Itoa(pass)
-			idle := idleBase + time.Duration(p.W)*time.Millisecond
+			// The quiet window must see enough pings (one per session
+			// every third of its timeout) to estimate their rate.
+			idle := idleBase + time.Duration(p.W)*3*time.Millisecond
 			round, err := e.herdRound(ctx, p.W, lock, idle)
 			if err != nil {
 				r.Err = err

@@ -69,13 +69,21 @@ func firstLine(name string, args ...string) string {
 	return line
 }
 
-// gitDescribe names the commit zk-flock was built from.
-func gitDescribe(repo string) string {
-	cmd := exec.Command("git", "describe", "--always", "--dirty")
+// gitDescribe names the commit zk-flock was built from: rev, or the work
+// tree.
+func gitDescribe(repo, rev string) string {
+	args := []string{"describe", "--always", "--dirty"}
+	if rev != "" {
+		args = []string{"describe", "--always", rev}
+	}
+	cmd := exec.Command("git", args...)
 	cmd.Dir = repo
 	out, err := cmd.Output()
 	if err != nil {
 		return "unknown"
 	}
-	return strings.TrimSpace(string(out))
+	if rev != "" {
+		return strings.TrimSpace(string(out)) + " (git archive of " + rev + ")"
+	}
+	return strings.TrimSpace(string(out)) + " (work tree)"
 }

@@ -48,11 +48,13 @@ func writePlot(path string, r *results) error {
 	if r.floors != nil {
 		ymin = min(ymin, summarize(r.floors.DWC).Median)
 	}
+	// Room above the curves for the legend.
 	if ymax/ymin > 30 {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Min, p.Y.Max = ymin/2, ymax*8
 	} else {
-		p.Y.Min = 0
+		p.Y.Min, p.Y.Max = 0, ymax*1.7
 	}
 
 	for i, s := range []struct {

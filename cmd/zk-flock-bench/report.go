@@ -28,14 +28,17 @@ func tables(r *results) []table {
 	if len(r.costs) > 0 {
 		t := table{
 			Title:  "1. Whole-process cost: take an uncontended lock, run true, let go",
-			Header: []string{"tool", "wall median ms", "wall p99 ms", "CPU median ms", "CPU p99 ms", "peak RSS median MiB", "peak RSS p99 MiB", "wall vs etcdctl", "wall vs flock(1)"},
-			Note: fmt.Sprintf("%d runs of each, interleaved (A B C, B C A, …) after %d warm runs each. Wall: monotonic clock from before fork to after wait4; CPU: user+system from wait4's rusage; peak RSS: ru_maxrss. All three include the `true` each tool runs.",
+			Header: []string{"tool", "wall median ms", "wall p99 ms", "CPU median ms", "CPU p99 ms", "peak RSS median MiB", "peak RSS p99 MiB", "wall vs etcdctl", "wall vs flock(1)", "ZooKeeper requests/run"},
+			Note: fmt.Sprintf("%d runs of each, interleaved (A B C, B C A, …) after %d warm runs each. Wall: monotonic clock from before fork to after wait4; CPU: user+system from wait4's rusage; peak RSS: ru_maxrss. All include the `true` each tool runs. Measured through a tiny launcher (the child helper's -measure), so that ru_maxrss is the command's own: `true (floor)` shows the launcher's share, the floor of the method. ZooKeeper requests: mntr zk_packets_received before and after each zk-flock run.",
 				len(r.costs[0].Wall), r.o.warm),
 		}
 		etcd, fl := r.cost("etcdctl lock"), r.cost("flock(1)")
 		for _, c := range r.costs {
 			w, cpu, rss := summarize(c.Wall), summarize(c.CPU), summarize(c.MaxRSS)
-			row := []string{c.Tool.Name, f2(w.Median), f2(w.P99), f2(cpu.Median), f2(cpu.P99), f1(rss.Median), f1(rss.P99), "", ""}
+			row := []string{c.Tool.Name, f2(w.Median), f2(w.P99), f2(cpu.Median), f2(cpu.P99), f1(rss.Median), f1(rss.P99), "", "", ""}
+			if len(c.Requests) > 0 {
+				row[9] = fmt.Sprintf("%.0f", summarize(c.Requests).Median)
+			}
 			if etcd != nil {
 				row[7] = fx(w.Median / summarize(etcd.Wall).Median)
 			}
@@ -288,6 +291,8 @@ func writeReport(path string, r *results) error {
 	p("- Medians and p99 (nearest rank: with 100 samples or fewer it is the largest). Compared commands are interleaved, never run as all of A then all of B, so that noise from other jobs hits them alike.")
 	p("- The handoff rounds of every waiter count are interleaved too, in passes; the counts with a single round (the largest) run in the last pass.")
 	p("- Requests are counted by the server (mntr `zk_packets_received`), which counts every packet a client sends: requests, pings, and the connect request. Four-letter words are not counted.")
+	p("- All waiters run on this one host, so whatever zk-flock does per release or per start in proportion to the number of processes on the host (it scans /proc) grows with the number of waiters here; on a fleet each host has one waiter.")
+	p("- Requests per handoff: with one waiter, no queued waiter moves up to the head of the queue; with more, every handoff includes that, so the requests target compares %d waiters with the fewest waiters above one.", herdTarget)
 	p("- The bench never compares a figure with one from another run.")
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

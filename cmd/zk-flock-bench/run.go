@@ -20,6 +20,7 @@ type options struct {
 	out      string // the Markdown report
 	plot     string // the plot, PNG
 	repo     string // the repository to build zk-flock from
+	rev      string // a git revision to build zk-flock from instead of the work tree
 	goTool   string
 	keep     bool
 	args     []string // as given, for the report
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "", "Markdown report (default docs/BENCHMARKS.md; with -smoke a temporary file)")
 	fs.StringVar(&o.plot, "plot", "", "plot of handoff latency against waiters, PNG (default docs/bench/handoff.png beside the report's docs/)")
 	fs.StringVar(&o.repo, "repo", ".", "the repository to build zk-flock from")
+	fs.StringVar(&o.rev, "rev", "", "build zk-flock from this git revision (git archive) instead of the work tree")
 	fs.StringVar(&o.goTool, "go", "go", "the go command")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (servers' logs, zk-flock's stderr)")
 	fs.IntVar(&o.procRuns, "runs", 0, "whole-process runs of each tool (default 200, smoke 5)")
@@ -167,7 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer e.close()
 	r.env = e
 	r.machine = readMachine(e)
-	r.commit = gitDescribe(o.repo)
+	r.commit = gitDescribe(o.repo, o.rev)
 
 	progress("warming up ZooKeeper")
 	if _, err := e.measureFloors(ctx, 10*o.warm); err != nil {
