@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -28,6 +29,10 @@ func readMachine(e *env) machine {
 	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
 	m.Model = procField("/proc/cpuinfo", "model name")
 	m.Memory = procField("/proc/meminfo", "MemTotal")
+	var kb float64
+	if _, err := fmt.Sscanf(m.Memory, "%g kB", &kb); err == nil {
+		m.Memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+	}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		m.Kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:])

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,6 +159,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: "+format+"\n", args...)
 	}
 
+	if la, err := loadAvg(); err == nil && la > float64(runtime.NumCPU())/2 {
+		progress("the 1-minute load average is %.2f: other work will show in the figures (the report records the load)", la)
+	}
 	r := &results{o: o, started: time.Now(), errs: make(map[string]error)}
 	stopLoad := r.load.sample(5 * time.Second)
 	defer stopLoad()
