@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,8 +42,12 @@ const queueRoot = "/" + appID + "/.zk-flock-queues"
 type herdRound struct {
 	W        int
 	Handoffs []float64 // ms, holder's command exit → next command start, in order
-	Setup    time.Duration
-	Phase    float64 // ms, first exit → last start
+	// Each handoff split where the releasing zk-flock exits (its session
+	// closed): Release is command exit → zk-flock exit, Take the rest.
+	// The bench sees an exit a little late, so Release leans high.
+	Release, Take []float64
+	Setup         time.Duration
+	Phase         float64 // ms, first exit → last start
 	// Packets is zk_packets_received during the handoffs; AliveSec the
 	// session-seconds of zk-flock sessions alive meanwhile. IdlePackets and
 	// IdleSec are the same for a quiet window before the handoffs, with
@@ -79,6 +84,15 @@ func (h *herdResult) firstTenth() []float64 {
 		out = append(out, r.Handoffs[:min(n, len(r.Handoffs))]...)
 	}
 	return out
+}
+
+// split returns every round's Release and Take.
+func (h *herdResult) split() (release, take []float64) {
+	for _, r := range h.Rounds {
+		release = append(release, r.Release...)
+		take = append(take, r.Take...)
+	}
+	return release, take
 }
 
 // bgRate is the background request rate per session-second, pooled over
@@ -222,7 +236,11 @@ func (e *env) herdRound(ctx context.Context, W int, lock string, idle time.Durat
 	if err := first.c.exit(); err != nil {
 		return nil, err
 	}
-	starts := []int64{first.t}
+	type start struct {
+		t    int64
+		ppid int
+	}
+	starts := []start{{first.t, first.ppid}}
 	var exits []int64
 	var tEnd, p4 int64
 	deadline := time.NewTimer(phaseBase + time.Duration(W)*phasePerWaiter)
@@ -235,7 +253,7 @@ loop:
 		case rep := <-e.hub.reports:
 			switch rep.kind {
 			case repStart:
-				starts = append(starts, rep.t)
+				starts = append(starts, start{rep.t, rep.ppid})
 				if len(starts) == W+1 {
 					tEnd = rep.t
 					if p4, err = e.packets(); err != nil {
@@ -272,14 +290,22 @@ loop:
 	} else if err := e.waitAll(all, 0, exitTimeout); err != nil {
 		return nil, err
 	}
-	slices.Sort(starts)
+	slices.SortFunc(starts, func(a, b start) int { return cmp.Compare(a.t, b.t) })
 	slices.Sort(exits)
+	byPid := make(map[int]*proc, len(all))
+	for _, p := range all {
+		byPid[p.cmd.Process.Pid] = p
+	}
 	for i := 0; i < len(exits) && i+1 < len(starts); i++ {
-		if starts[i+1] <= exits[i] {
+		if starts[i+1].t <= exits[i] {
 			return nil, fmt.Errorf("mutual exclusion violated on %s: command %d started %.3f ms before command %d exited",
-				lock, i+1, nsToMs(exits[i]-starts[i+1]), i)
+				lock, i+1, nsToMs(exits[i]-starts[i+1].t), i)
 		}
-		r.Handoffs = append(r.Handoffs, nsToMs(starts[i+1]-exits[i]))
+		r.Handoffs = append(r.Handoffs, nsToMs(starts[i+1].t-exits[i]))
+		if p := byPid[starts[i].ppid]; p != nil && p.exited() && p.exitT > exits[i] && p.exitT < starts[i+1].t {
+			r.Release = append(r.Release, nsToMs(p.exitT-exits[i]))
+			r.Take = append(r.Take, nsToMs(starts[i+1].t-p.exitT))
+		}
 	}
 	if len(r.Handoffs) == 0 {
 		return nil, fmt.Errorf("no handoff within the deadline on %s. %s", lock, e.childrenErrors())

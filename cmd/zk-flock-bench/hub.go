@@ -14,7 +14,7 @@ import (
 // Kinds of report a child helper sends (see child/main.go), and the EOF
 // the hub adds when the last process holding a child's socket is gone.
 const (
-	repStart = 'S' // the command started: pid, token, t = CLOCK_MONOTONIC ns
+	repStart = 'S' // the command started: pid, ppid (zk-flock), token, t = CLOCK_MONOTONIC ns
 	repExit  = 'X' // the command is about to exit: t
 	repEOF   = 'E' // the socket reached EOF: t is when the hub saw it
 )
@@ -23,6 +23,7 @@ const (
 type report struct {
 	kind  byte
 	pid   int
+	ppid  int
 	token int64
 	t     int64 // CLOCK_MONOTONIC, ns
 	c     *childConn
@@ -97,18 +98,19 @@ func (h *hub) read(c *childConn) {
 	}
 }
 
-// parseReport parses "S pid token t" or "X t".
+// parseReport parses "S pid ppid token t" or "X t".
 func parseReport(line string) (report, error) {
 	f := strings.Fields(line)
 	switch {
-	case len(f) == 4 && f[0] == "S":
+	case len(f) == 5 && f[0] == "S":
 		pid, err1 := strconv.Atoi(f[1])
-		tok, err2 := strconv.ParseInt(f[2], 10, 64)
-		t, err3 := strconv.ParseInt(f[3], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil {
+		ppid, err2 := strconv.Atoi(f[2])
+		tok, err3 := strconv.ParseInt(f[3], 10, 64)
+		t, err4 := strconv.ParseInt(f[4], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 			break
 		}
-		return report{kind: repStart, pid: pid, token: tok, t: t}, nil
+		return report{kind: repStart, pid: pid, ppid: ppid, token: tok, t: t}, nil
 	case len(f) == 2 && f[0] == "X":
 		t, err := strconv.ParseInt(f[1], 10, 64)
 		if err != nil {

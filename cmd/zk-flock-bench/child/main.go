@@ -2,7 +2,7 @@
 // zk-flock-bench. It reports to the bench over a Unix socket, with
 // CLOCK_MONOTONIC timestamps that the bench compares with its own:
 //
-//	child SOCKET        report "S pid token t_start", then wait for "x";
+//	child SOCKET        report "S pid ppid token t_start", then wait for "x";
 //	                    on "x" report "X t_exit" and exit 0
 //	child SOCKET group  as above, but first start a grandchild in the same
 //	                    process group that holds the socket too, so that the
@@ -61,7 +61,7 @@ func main() {
 			fail("start grandchild: " + err.Error())
 		}
 	}
-	msg := "S " + strconv.Itoa(os.Getpid()) + " " + tokenOr0() + " " + strconv.FormatInt(t, 10) + "\n"
+	msg := "S " + strconv.Itoa(os.Getpid()) + " " + strconv.Itoa(os.Getppid()) + " " + tokenOr0() + " " + strconv.FormatInt(t, 10) + "\n"
 	write(fd, msg)
 	var buf [64]byte
 	for {
