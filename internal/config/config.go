@@ -48,6 +48,11 @@ const (
 	// (NAME_MAX). ZooKeeper itself only limits a request to jute.maxbuffer
 	// (about 1 MiB), but a name no file system could hold is a mistake.
 	MaxLockNameLen = 255
+	// MaxSlots bounds a semaphore (-n): its slots are tried one request at
+	// a time and a waiter watches them all, so 10,000 slots already cost
+	// seconds per attempt; more is a typo, and a billion would exhaust
+	// memory before the first request.
+	MaxSlots = 10000
 	// MaxAppIDLen bounds "app_id" in bytes, so that a lock's full path,
 	// "/" + app_id + "/" + name, stays under 1.3 KiB.
 	MaxAppIDLen = 1024
@@ -77,6 +82,14 @@ type Config struct {
 	Logger Logger
 	// Auth ("auth") is nil when the file has no "auth" key.
 	Auth *Auth
+	// ACL ("acl") is ACLCreator or ACLWorld: who may change and delete the
+	// nodes zk-flock creates. Parse fills in the default, ACLCreator with
+	// Auth and ACLWorld without; empty means that default too
+	// (EffectiveACL).
+	ACL string
+	// TLS ("tls") is nil when the file has no "tls" key: plain
+	// connections.
+	TLS *TLS
 
 	// Grace ("grace", seconds) is how long the child has between SIGTERM and
 	// SIGKILL. Zero means "use the built-in default", which is the caller's.
@@ -91,6 +104,9 @@ type Config struct {
 	// MetricsFile ("metrics_file") is where to write metrics; empty means
 	// none.
 	MetricsFile string
+
+	// warnings are Load's findings that do not stop zk-flock (Warnings).
+	warnings []string
 }
 
 // Logger is the "logger" object.
@@ -121,6 +137,7 @@ type Auth struct {
 func Default() Config {
 	return Config{
 		MaxLA: DefaultMaxLA,
+		ACL:   ACLWorld,
 		Logger: Logger{
 			Path:    DefaultLogPath,
 			Level:   DefaultLevel,
@@ -173,11 +190,15 @@ func (c Config) String() string {
 	if c.Auth != nil {
 		auth = c.Auth.String()
 	}
+	tlsText := "none"
+	if t := c.TLS; t != nil {
+		tlsText = fmt.Sprintf("{ca_file=%q cert_file=%q key_file=%q server_name=%q}", t.CAFile, t.CertFile, t.KeyFile, t.ServerName)
+	}
 	return fmt.Sprintf("host=%v timeout=%v app_id=%q sleep=%t maxla=%v "+
-		"logger={path=%q level=%s zklevel=%s format=%s} auth=%s "+
+		"logger={path=%q level=%s zklevel=%s format=%s} auth=%s acl=%s tls=%s "+
 		"grace=%v margin=%v max_runtime=%v metrics_file=%q",
 		c.Hosts, c.Timeout, c.AppID, c.Sleep, c.MaxLA,
-		c.Logger.Path, c.Logger.Level, c.Logger.ZKLevel, c.Logger.Format, auth,
+		c.Logger.Path, c.Logger.Level, c.Logger.ZKLevel, c.Logger.Format, auth, c.EffectiveACL(), tlsText,
 		c.Grace, c.Margin, c.MaxRuntime, c.MetricsFile)
 }
 
@@ -197,6 +218,14 @@ func (c Config) LogValue() slog.Value {
 	}
 	if c.Auth != nil {
 		attrs = append(attrs, slog.Any("auth", *c.Auth))
+	}
+	attrs = append(attrs, slog.String("acl", c.EffectiveACL()))
+	if t := c.TLS; t != nil {
+		attrs = append(attrs, slog.Group("tls",
+			slog.String("ca_file", t.CAFile),
+			slog.String("cert_file", t.CertFile),
+			slog.String("key_file", t.KeyFile),
+			slog.String("server_name", t.ServerName)))
 	}
 	attrs = append(attrs,
 		slog.Duration("grace", c.Grace),

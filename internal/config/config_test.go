@@ -36,7 +36,9 @@ func TestLoadReadmeExample(t *testing.T) {
 		MaxLA:   30,
 		Logger:  Logger{Path: "/tmp/zkflock.log", Level: "INFO", ZKLevel: "ERROR", Format: "text"},
 		Auth:    &Auth{Scheme: "digest", Data: "noxiouz:password"},
+		ACL:     ACLCreator,
 	}
+	cfg.warnings = nil // depends on the checkout's umask; see TestLoadWarnsAboutReadablePassword
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %s\nwant %s", cfg, want)
 	}
@@ -55,11 +57,13 @@ func TestLoadFull(t *testing.T) {
 		MaxLA:       -1,
 		Logger:      Logger{Path: "/var/log/zk-flock.log", Level: "DEBUG", ZKLevel: "WARN", Format: "json"},
 		Auth:        &Auth{Scheme: "digest", Data: "svc:s3cret-pw"},
+		ACL:         ACLCreator,
 		Grace:       10 * time.Second,
 		Margin:      1500 * time.Millisecond,
 		MaxRuntime:  time.Hour,
 		MetricsFile: "/var/lib/zk-flock/metrics.prom",
 	}
+	cfg.warnings = nil // depends on the checkout's umask; see TestLoadWarnsAboutReadablePassword
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %s\nwant %s", cfg, want)
 	}
@@ -579,6 +583,9 @@ func TestValidateLockPath(t *testing.T) {
 		{"/app", "lock", 0, false},
 		{"zookeeper", "lock", 0, false},
 		{"app", "a/b", 0, false},
+		{"app", "lock", MaxSlots, true},
+		{"app", "lock", MaxSlots + 1, false},
+		{"app", "lock", 1 << 40, false},
 	}
 	for _, tt := range tests {
 		err := ValidateLockPath(tt.appID, tt.name, tt.slots)

@@ -27,6 +27,13 @@ func FuzzParse(f *testing.F) {
 		`{"host":["zk"],"timeout":5,"app_id":"a\u0000"}`,
 		`{"a":[[[[[[[[[[{}]]]]]]]]]]}`,
 		"{\"app_id\": \"\xff\"}",
+		obj(`"acl":"creator"`),
+		obj(`"auth":{"scheme":"digest","data":"u:p"},"acl":"WORLD"`),
+		obj(`"acl":1`, `"acl":"world"`),
+		obj(`"tls":{"ca_file":"ca.pem","cert_file":"c.pem","key_file":"k.pem","server_name":"zk"}`),
+		obj(`"tls":{"cert_file":"c.pem"}`),
+		obj(`"tls":{"server_name":"a b","ca_file":"\u0000"}`),
+		obj(`"tls":[]`),
 	} {
 		f.Add([]byte(s))
 	}
@@ -58,6 +65,17 @@ func FuzzParse(f *testing.F) {
 		}
 		if cfg.Logger.Level != strings.ToUpper(cfg.Logger.Level) || cfg.Logger.Level == "WARNING" {
 			t.Errorf("level %q not canonical", cfg.Logger.Level)
+		}
+		switch {
+		case cfg.ACL != ACLCreator && cfg.ACL != ACLWorld:
+			t.Errorf("acl %q", cfg.ACL)
+		case cfg.ACL == ACLCreator && cfg.Auth == nil:
+			t.Errorf("acl creator without auth")
+		case len(cfg.Warnings()) != 0:
+			t.Errorf("Parse gave warnings %q", cfg.Warnings())
+		}
+		if tl := cfg.TLS; tl != nil && (tl.CertFile == "") != (tl.KeyFile == "") {
+			t.Errorf("tls cert_file %q without key_file %q or the reverse", tl.CertFile, tl.KeyFile)
 		}
 		_ = cfg.String()
 	})
@@ -91,6 +109,48 @@ func FuzzValidateLockName(f *testing.F) {
 		// It also makes a valid path under a valid app_id.
 		if err := ValidateLockPath("app", name, 0); err != nil {
 			t.Fatalf("ValidateLockPath(app, %q, 0) = %v", name, err)
+		}
+	})
+}
+
+// FuzzValidateLockPath checks lock names and app_ids together: whatever
+// passes makes a ZooKeeper path that the server accepts (every segment a
+// valid znode name) and that fits the documented limits.
+func FuzzValidateLockPath(f *testing.F) {
+	for _, c := range []struct {
+		app, name string
+		slots     int
+	}{
+		{"app", "lock", 0}, {"team/nightly", "job", 3}, {"", "lock", 0}, {"/", "lock", 0},
+		{"a//b", "l", 0}, {"a/", "l", 0}, {"zookeeper", "l", 0}, {"a/zookeeper", "l", 0},
+		{".", "l", 0}, {"a/..", "l", 0}, {"a\x00", "l", 0}, {"a\nb", "l", 0}, {"приложение", "блокировка", 2},
+		{strings.Repeat("a", MaxAppIDLen+1), "l", 0}, {"a", strings.Repeat("x", MaxLockNameLen), 10},
+		{"a", ".zk-flock-queues", 0}, {"a", "l", -5}, {"a", "l", 1 << 40},
+	} {
+		f.Add(c.app, c.name, c.slots)
+	}
+	f.Fuzz(func(t *testing.T, app, name string, slots int) {
+		err := ValidateLockPath(app, name, slots)
+		if err != nil {
+			var ke *KeyError
+			if !errors.Is(err, ErrInvalidLockName) && !(errors.As(err, &ke) && ke.Key == "app_id") {
+				t.Fatalf("ValidateLockPath(%q, %q, %d) = %v: neither a lock name nor an app_id error", app, name, slots, err)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error spans lines: %q", err)
+			}
+			return
+		}
+		if len(app) > MaxAppIDLen || len(name) > MaxLockNameLen {
+			t.Fatalf("ValidateLockPath(%q, %q, %d) = nil beyond the limits", app, name, slots)
+		}
+		for _, seg := range strings.Split(app+"/"+name, "/") {
+			if err := checkZnodeName(seg); err != nil || seg == "" {
+				t.Fatalf("ValidateLockPath(%q, %q, %d) = nil, but segment %q: %v", app, name, slots, seg, err)
+			}
+		}
+		if strings.HasPrefix(app, "zookeeper/") || app == "zookeeper" || strings.HasPrefix(name, ReservedLockPrefix) {
+			t.Fatalf("ValidateLockPath(%q, %q, %d) = nil for a reserved name", app, name, slots)
 		}
 	})
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // Load reads and validates the configuration file at path (see Parse). Every
-// error names the path.
+// error names the path. A symbolic link is followed; the permission check
+// behind Warnings applies to the file it points to.
 func Load(path string) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -24,6 +25,11 @@ func Load(path string) (Config, error) {
 	cfg, err := Parse(f)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if info, err := f.Stat(); err == nil {
+		if w := secretModeWarning(path, info, cfg); w != "" {
+			cfg.warnings = append(cfg.warnings, w)
+		}
 	}
 	return cfg, nil
 }
@@ -77,7 +83,7 @@ func parse(data []byte) (Config, error) {
 	cfg := Default()
 	obj, err := readObject("", top, []string{
 		"host", "timeout", "app_id", "sleep", "maxla", "logger", "auth",
-		"grace", "margin", "max_runtime", "metrics_file",
+		"grace", "margin", "max_runtime", "metrics_file", "acl", "tls",
 	})
 	if err != nil {
 		return Config{}, err
@@ -123,6 +129,19 @@ func parse(data []byte) (Config, error) {
 	}
 	if raw, ok := obj.optional("auth"); ok {
 		if cfg.Auth, err = parseAuth(raw); err != nil {
+			return Config{}, err
+		}
+	}
+	if cfg.Auth != nil {
+		cfg.ACL = ACLCreator // Default's is ACLWorld
+	}
+	if raw, ok := obj.optional("acl"); ok {
+		if cfg.ACL, err = parseACL(raw); err != nil {
+			return Config{}, err
+		}
+	}
+	if raw, ok := obj.optional("tls"); ok {
+		if cfg.TLS, err = parseTLS(raw); err != nil {
 			return Config{}, err
 		}
 	}

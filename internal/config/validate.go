@@ -49,6 +49,14 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.validateACL(); err != nil {
+		return err
+	}
+	if c.TLS != nil {
+		if err := c.TLS.validate(); err != nil {
+			return err
+		}
+	}
 	for _, d := range []struct {
 		key      string
 		val, max time.Duration
@@ -291,14 +299,17 @@ const ReservedLockPrefix = ".zk-flock"
 
 // ValidateLockPath checks everything ValidateLockName does, plus appID (as
 // Validate would) and, when slots > 0 (a semaphore of that many slots,
-// nodes <name>_0 … <name>_<slots-1>), that the longest node name still fits
-// MaxLockNameLen. slots <= 0 means a plain lock at /<appID>/<name>.
+// nodes <name>_0 … <name>_<slots-1>), that there are at most MaxSlots and
+// the longest node name still fits MaxLockNameLen. slots <= 0 means a plain lock at /<appID>/<name>.
 func ValidateLockPath(appID, name string, slots int) error {
 	if err := validateAppID(appID); err != nil {
 		return &KeyError{Key: "app_id", Err: err}
 	}
 	if err := ValidateLockName(name); err != nil {
 		return err
+	}
+	if slots > MaxSlots {
+		return fmt.Errorf("%w %s: a semaphore of %d slots; at most %d", ErrInvalidLockName, quoteShort(name), slots, MaxSlots)
 	}
 	if slots > 0 {
 		longest := name + "_" + strconv.Itoa(slots-1)
