@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zk-flock/zk-flock/internal/zklock"
 )
 
 // waitRelease is a shell loop that runs until file exists.
@@ -252,5 +254,34 @@ func TestE2EMixedFleet(t *testing.T) {
 	sem.Close()
 	if r := e.run("-n", "2", "sem", "sh -c 'echo $ZK_FLOCK_SLOT'"); r.code != 0 || r.stdout != "0\n" {
 		t.Errorf("-n 2 after the original released: want slot 0, got %v", r)
+	}
+}
+
+// TestE2EWaitersFIFO: waiters are served in the order they came.
+func TestE2EWaitersFIFO(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	zc := e.checker()
+	order, release := e.path("order"), e.path("release")
+	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
+	waitNode(t, zc, e.node("L"))
+	queue := e.root + "/" + zklock.QueueDir + "/L"
+	var waiters []*proc
+	for i := range 4 {
+		waiters = append(waiters, e.start("-w", "30", "L", fmt.Sprintf("sh -c 'echo %d >> %s'", i, order)))
+		waitFor(t, 10*time.Second, fmt.Sprintf("waiter %d to queue", i), func() bool { return len(children(t, zc, queue)) == i+1 })
+	}
+	touch(t, release)
+	for i, w := range waiters {
+		if r := w.waitTimeout(15 * time.Second); r.code != 0 {
+			t.Errorf("waiter %d: %v", i, r)
+		}
+	}
+	holder.waitTimeout(10 * time.Second)
+	if got := strings.Fields(readFile(order)); !slices.Equal(got, []string{"0", "1", "2", "3"}) {
+		t.Errorf("waiters ran in the order %v, want the order they came: 0 1 2 3", got)
+	}
+	if got := ephemerals(t, zc, e.root); len(got) != 0 {
+		t.Errorf("left under %s: %v", e.root, got)
 	}
 }

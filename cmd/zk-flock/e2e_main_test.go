@@ -238,6 +238,13 @@ var binGORACE = "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep
 // a leftover grandchild still holds them.
 func startRaw(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startExec(t, binPath, args...)
+}
+
+// startExec starts prog args... as startRaw starts the binary: prog is the
+// binary itself, or a shell that execs it.
+func startExec(t *testing.T, prog string, args ...string) *proc {
+	t.Helper()
 	e2e(t)
 	dir := t.TempDir()
 	n := outSeq.Add(1)
@@ -250,7 +257,7 @@ func startRaw(t *testing.T, args ...string) *proc {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Env = append(os.Environ(), binGORACE)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	p := &proc{t: t, cmd: cmd, stdout: stdout, stderr: stderr, done: make(chan struct{})}
