@@ -96,7 +96,7 @@ func parseArgs(args []string) (*options, error) {
 	o := &options{}
 	fs := newFlagSet(o)
 	if err := fs.Parse(args); err != nil {
-		return nil, usagef("%s", strings.TrimSpace(err.Error()))
+		return nil, usagef("%s", oneLine(strings.TrimSpace(err.Error())))
 	}
 	if o.help || o.version {
 		return o, nil

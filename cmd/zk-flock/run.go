@@ -64,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 
-	cfg, err := config.Load(o.confPath)
+	cfg, err := loadConfig(o.confPath, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
 		return ExitConfig
@@ -282,6 +282,7 @@ func (j *job) sessionOptions() zklock.Options {
 	if a := j.cfg.Auth; a != nil {
 		opts.Auth = []zklock.Auth{{Scheme: a.Scheme, Data: []byte(a.Data)}}
 	}
+	secureOptions(&opts, j.cfg, j.log)
 	return opts
 }
 
