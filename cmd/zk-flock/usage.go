@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"runtime"
@@ -10,17 +11,21 @@ import (
 // version is stamped at build time: -ldflags "-X main.version=1.2.3".
 var version = "dev"
 
+// commit is stamped at build time too (-X main.commit=0123456789ab), for
+// builds without VCS information (-buildvcs=false, or outside the repository).
+var commit = ""
+
 // versionString says which build this is: version, VCS commit, Go version.
 func versionString() string {
-	commit := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	rev := commit
+	if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				commit = s.Value[:12]
+				rev = s.Value[:12]
 			}
 		}
 	}
-	return fmt.Sprintf("zk-flock %s (commit %s, %s)", version, commit, runtime.Version())
+	return fmt.Sprintf("zk-flock %s (commit %s, %s)", version, cmp.Or(rev, "unknown"), runtime.Version())
 }
 
 const usageHead = `Usage: zk-flock [options] LOCKNAME COMMAND
@@ -45,20 +50,26 @@ SIGKILL after the grace period); SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are
 forwarded to it.
 
 Exit status:
-  the command's own     the command ran; 128+N if it was killed by signal N
-  -x STATUS (0)         the lock is busy (after -w, still busy)
-  1                     the load average is above maxla
-  64                    bad options or arguments
-  69                    ZooKeeper unreachable, or credentials refused
-  70                    internal error
-  75                    the lock was lost while the command ran; it was killed
-  78                    configuration file missing, unreadable or invalid
-  124                   --max-runtime ran out; the command was stopped
-  126                   the command cannot be executed
-  127                   the command was not found
-  128+N                 zk-flock got signal N before the command started
---status exits 0 when the lock is held, 1 when it is free; --list exits 0.
 `
+
+// exitStatuses is the exit status table of --help and of the man page.
+var exitStatuses = []struct{ status, meaning string }{
+	{"the command's own", "the command ran; 128+N if it was killed by signal N"},
+	{"-x STATUS (0)", "the lock is busy (after -w, still busy)"},
+	{"1", "the load average is above maxla"},
+	{"64", "bad options or arguments"},
+	{"69", "ZooKeeper unreachable, or credentials refused"},
+	{"70", "internal error"},
+	{"75", "the lock was lost while the command ran; it was killed"},
+	{"78", "configuration file missing, unreadable or invalid"},
+	{"124", "--max-runtime ran out; the command was stopped"},
+	{"126", "the command cannot be executed"},
+	{"127", "the command was not found"},
+	{"128+N", "zk-flock got signal N before the command started"},
+}
+
+// statusExits says how --status and --list exit.
+const statusExits = "--status exits 0 when the lock is held, 1 when it is free; --list exits 0."
 
 // printUsage writes --help.
 func printUsage(w io.Writer) {
@@ -67,4 +78,8 @@ func printUsage(w io.Writer) {
 	fmt.Fprint(w, usageHead)
 	fmt.Fprint(w, fs.FlagUsages())
 	fmt.Fprint(w, usageTail)
+	for _, e := range exitStatuses {
+		fmt.Fprintf(w, "  %-21s %s\n", e.status, e.meaning)
+	}
+	fmt.Fprintln(w, statusExits)
 }
