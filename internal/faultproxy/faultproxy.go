@@ -83,6 +83,22 @@ func (p *Proxy) SetDelay(d time.Duration) {
 	p.mu.Unlock()
 }
 
+// Active returns how many connections the proxy forwards now: a client
+// behind several proxies, one per server, is on the server whose proxy has
+// one.
+func (p *Proxy) Active() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.links)
+}
+
+// Held returns the directions held now.
+func (p *Proxy) Held() Direction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
+}
+
 // Reset closes every current connection with a TCP reset.
 func (p *Proxy) Reset() {
 	p.mu.Lock()

@@ -110,3 +110,37 @@ func TestReset(t *testing.T) {
 		t.Fatalf("after reset: %v, want connection reset", err)
 	}
 }
+
+func TestActive(t *testing.T) {
+	p, err := New(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if n := p.Active(); n != 0 {
+		t.Fatalf("Active before any connection = %d, want 0", n)
+	}
+	c, r := dial(t, p)
+	if _, err := roundTrip(c, r, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Active(); n != 1 {
+		t.Fatalf("Active with one connection = %d, want 1", n)
+	}
+	c.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for p.Active() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Active after close = %d, want 0", p.Active())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.Hold(Up)
+	if d := p.Held(); d != Up {
+		t.Fatalf("Held = %d, want Up", d)
+	}
+	p.Release(Up)
+	if d := p.Held(); d != 0 {
+		t.Fatalf("Held after release = %d, want 0", d)
+	}
+}
