@@ -40,6 +40,8 @@ type options struct {
 	list      bool // --list: show every lock under app_id
 	json      bool // --status and --list as JSON
 
+	generate string // --generate man|bash|zsh (hidden): the man page or a completion
+
 	// Which of the options that the configuration file can also set were
 	// given on the command line (flags win over the file).
 	maxLASet, graceSet, marginSet, maxRunSet, metricsSet bool
@@ -86,6 +88,8 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.BoolVar(&o.json, "json", false, "with --status or --list: print JSON")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	fs.BoolVar(&o.version, "version", false, "show the version and exit")
+	fs.StringVar(&o.generate, "generate", "", "write the man page or a shell completion (`man|bash|zsh`) to stdout, for packaging")
+	_ = fs.MarkHidden("generate") // not for users: --help and the man page leave it out
 	return fs
 }
 
@@ -98,7 +102,7 @@ func parseArgs(args []string) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, usagef("%s", oneLine(strings.TrimSpace(err.Error())))
 	}
-	if o.help || o.version {
+	if o.help || o.version || o.generate != "" {
 		return o, nil
 	}
 	o.maxLASet = fs.Changed("maxla")

@@ -62,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case o.version:
 		fmt.Fprintln(stdout, versionString())
 		return ExitOK
+	case o.generate != "":
+		return generate(o.generate, stdout, stderr)
 	}
 
 	cfg, err := loadConfig(o.confPath, stderr)
