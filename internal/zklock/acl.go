@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -73,6 +74,16 @@ func aclFor(m ACLMode, auth []Auth) ([]zk.ACL, error) {
 		return creatorACL, nil
 	}
 	return nil, fmt.Errorf("zklock: unknown ACL mode %d", int(m))
+}
+
+// createErr describes a failed create of node p; a refusal by the parent's
+// ACL says so, since "not authenticated" alone misleads when credentials
+// were given (they are someone else's than the parent's owner).
+func createErr(p string, err error) error {
+	if errors.Is(err, zk.ErrNoAuth) {
+		return fmt.Errorf("create %s: %w (the ACL of %s does not let these credentials create nodes in it)", p, err, path.Dir(p))
+	}
+	return fmt.Errorf("create %s: %w", p, err)
 }
 
 // noteRootACL warns, once per session and in the background, when the

@@ -438,7 +438,7 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte) (*
 			}
 			return s.resolve(ctx, p, false, true)
 		default:
-			return nil, nil, fmt.Errorf("create %s: %w", p, err)
+			return nil, nil, createErr(p, err)
 		}
 	}
 }
@@ -509,7 +509,7 @@ func (s *Session) ensurePath(ctx context.Context, root string) error {
 			return err
 		})
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("create %s: %w", p, err)
+			return createErr(p, err)
 		}
 	}
 	return nil

@@ -157,7 +157,7 @@ func (s *Session) enqueue(ctx context.Context, root, dir string, data []byte) (s
 			}
 			continue
 		case answered(err):
-			return "", fmt.Errorf("queue in %s: %w", dir, err)
+			return "", fmt.Errorf("queue in %s: %w", dir, createErr(path.Join(dir, prefix), err))
 		}
 		p, err := s.findTagged(ctx, dir, prefix)
 		if err != nil {
@@ -240,7 +240,7 @@ func (s *Session) ensureQueue(ctx context.Context, root, dir string) error {
 			return err
 		})
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("create %s: %w", p, err)
+			return createErr(p, err)
 		}
 	}
 	return nil
