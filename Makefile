@@ -46,6 +46,20 @@ unit:
 demo: deps build
 	$(GO) run ./tools/demo -bin ./zk-flock
 
+# deb builds dist/zk-flock_<version>_<arch>.deb with nfpm: the static binary,
+# the man page and completions generated from its flags, the example
+# configuration as a conffile that never replaces the host's, and examples
+# (see packaging/README.md). deb-check builds it, installs it on this machine
+# (root, or sudo) over an administrator's configuration and over a stand-in of
+# the original Python zk-flock, checks zk-flock --version and man -w zk-flock,
+# then purges it and puts back what it moved.
+.PHONY: deb deb-check
+deb:
+	@VERSION='$(VERSION)' GO='$(GO)' packaging/build-deb.sh
+
+deb-check:
+	VERSION='$(VERSION)' GO='$(GO)' packaging/deb-check.sh
+
 clean:
 	rm -f zk-flock
 
