@@ -80,3 +80,24 @@ bench bench-smoke: deps
 		{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client util-linux; }; \
 	fi
 	$(GO) run ./cmd/zk-flock-bench $(if $(filter bench-smoke,$@),-smoke)
+
+# fuzz-smoke runs each fuzz target for FUZZTIME (one target per go test, as
+# -fuzz requires): configuration parsing, lock names with app_ids, the
+# command line and COMMAND's word splitting. -short keeps cmd/zk-flock's
+# TestMain from building the binary and starting ZooKeeper in every fuzz
+# worker. An input that fails is written to the package's testdata/fuzz/
+# and stays there as a regression test: commit it with the fix.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./internal/config:FuzzParse \
+	./internal/config:FuzzValidateLockName \
+	./internal/config:FuzzValidateLockPath \
+	./cmd/zk-flock:FuzzParseArgs \
+	./cmd/zk-flock:FuzzSplitCommand
+.PHONY: fuzz-smoke
+fuzz-smoke:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -short -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
