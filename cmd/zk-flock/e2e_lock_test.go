@@ -285,3 +285,34 @@ func TestE2EWaitersFIFO(t *testing.T) {
 		t.Errorf("left under %s: %v", e.root, got)
 	}
 }
+
+// TestE2EManyContendersNeverOverlap: eight contenders with -w on one lock,
+// then on a semaphore of 3: every one runs, never more than allowed at
+// once.
+func TestE2EManyContendersNeverOverlap(t *testing.T) {
+	t.Parallel()
+	for _, slots := range []int{0, 3} {
+		e := newEnv(t)
+		times := e.path("times")
+		var ps []*proc
+		for range 8 {
+			args := []string{"-w", "60", "L", logInterval(times, "x", "sleep 0.1")}
+			if slots > 0 {
+				args = append([]string{"-n", strconv.Itoa(slots)}, args...)
+			}
+			ps = append(ps, e.start(args...))
+		}
+		for i, p := range ps {
+			if r := p.waitTimeout(60 * time.Second); r.code != 0 {
+				t.Errorf("-n %d, contender %d: want exit 0, got %v", slots, i+1, r)
+			}
+		}
+		most, starts := maxConcurrent(t, readFile(times))
+		if limit := max(slots, 1); most > limit || starts != 8 {
+			t.Errorf("-n %d: want all 8 run, at most %d at once; got %d runs, %d at once:\n%s", slots, limit, starts, most, readFile(times))
+		}
+		if got := ephemerals(t, e.checker(), e.root); len(got) != 0 {
+			t.Errorf("-n %d: left under %s: %v", slots, e.root, got)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zk-flock/zk-flock/internal/testzk"
 )
 
 // TestE2EExitStatusPassesThrough: the command's status is zk-flock's; a
@@ -447,6 +449,30 @@ func TestE2ELogFile(t *testing.T) {
 		}
 	}
 
+	// JSON lines, and logging to stderr: stdout stays the command's.
+	jsonLog := e.path("json.log")
+	e = newEnv(t, func(c map[string]any) {
+		c["logger"] = map[string]any{"path": jsonLog, "level": "DEBUG", "format": "json"}
+	})
+	if r := e.run("L", "true"); r.code != 0 {
+		t.Fatalf("json log: want exit 0, got %v", r)
+	}
+	for l := range strings.SplitSeq(strings.TrimSpace(readFile(jsonLog)), "\n") {
+		if m := jsonObject(t, l); m["msg"] == nil || m["level"] == nil || m["pid"] == nil {
+			t.Errorf("json log line without msg, level or pid: %s", l)
+		}
+	}
+	e = newEnv(t, func(c map[string]any) { c["logger"] = map[string]any{"path": "stderr", "level": "DEBUG"} })
+	r := e.run("L", "echo out")
+	if r.code != 0 || r.stdout != "out\n" || !strings.Contains(r.stderr, "command started") {
+		t.Errorf(`"path": "stderr": want the log on stderr and only the command's output on stdout, got %v`, r)
+	}
+	for _, l := range r.stderrLines() {
+		if !logLine.MatchString(l) {
+			t.Errorf("log line on stderr not in the original's format: %q", l)
+		}
+	}
+
 	for _, path := range []string{t.TempDir(), "/proc/nonexistent/x"} {
 		e := newEnv(t, func(c map[string]any) { c["logger"] = map[string]any{"path": path, "level": "DEBUG"} })
 		r := e.run("L", `sh -c 'echo ran; exit 6'`)
@@ -571,5 +597,23 @@ func TestE2ELogReopened(t *testing.T) {
 	}
 	if !strings.Contains(cur, "command exited") {
 		t.Errorf("new log at %s: want the lines after the rotation, got:\n%s", e.log, cur)
+	}
+}
+
+// TestE2EOneServerDown: a configuration listing a dead server first still
+// works through the live one.
+func TestE2EOneServerDown(t *testing.T) {
+	t.Parallel()
+	dead, err := testzk.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c map[string]any) {
+		c["host"] = []string{"127.0.0.1:" + strconv.Itoa(dead), zkAddr}
+	})
+	for range 3 { // the client picks a server at random
+		if r := e.run("L", "echo ran"); r.code != 0 || r.stdout != "ran\n" || r.dur > 3*time.Second {
+			t.Errorf("one of two servers down: want the command run promptly, got %v", r)
+		}
 	}
 }

@@ -290,20 +290,37 @@ func TestE2ELockLost(t *testing.T) {
 // TestE2ESelfFencing: cut off from ZooKeeper, zk-flock kills the command
 // before the session can expire, so a second zk-flock that gets the lock
 // after the expiry starts its command only after the first one's died.
+// With "timeout": 30 the server grants only its maximum, 4 s: zk-flock must
+// fence by the granted timeout, not the one it asked for.
 func TestE2ESelfFencing(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		timeout int           // requested, in the configuration
+		session time.Duration // granted by the server (tickTime 200 ms, at most 20 ticks)
+	}{
+		{2, 2 * time.Second},
+		{30, 4 * time.Second},
+	} {
+		t.Run(fmt.Sprintf("timeout_%d", tc.timeout), func(t *testing.T) {
+			t.Parallel()
+			selfFencing(t, tc.timeout, tc.session)
+		})
+	}
+}
+
+func selfFencing(t *testing.T, timeout int, session time.Duration) {
 	proxy, err := faultproxy.New(zkAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(proxy.Close)
-	fenced := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()}; c["timeout"] = 2 })
+	fenced := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()}; c["timeout"] = timeout })
 	e := newEnv(t, func(c map[string]any) { c["app_id"] = fenced.app })
 
 	c := fenced.startChild("L", "", "--grace", "5")
 	dead := deathWatch(t, 30*time.Second, c.pid, c.gpid)
 	started := e.path("started")
-	second := e.start("-w", "20", "L", fmt.Sprintf(`sh -c 'date +%%s%%N > %s'`, started))
+	second := e.start("-w", "30", "L", fmt.Sprintf(`sh -c 'date +%%s%%N > %s'`, started))
 	waitFor(t, 10*time.Second, "the second zk-flock to wait", func() bool {
 		return strings.Contains(e.logText(), fmt.Sprintf(" %d trying the lock", second.pid()))
 	})
@@ -324,7 +341,7 @@ func TestE2ESelfFencing(t *testing.T) {
 		t.Errorf("partitioned: want the command stopped with SIGTERM first, it got %v", c.signals())
 	}
 
-	sr := second.waitTimeout(25 * time.Second)
+	sr := second.waitTimeout(30 * time.Second)
 	if sr.code != 0 {
 		t.Fatalf("second zk-flock: want it to get the lock once the session expired and exit 0, got %v", sr)
 	}
@@ -338,9 +355,9 @@ func TestE2ESelfFencing(t *testing.T) {
 	if !startAt.After(diedAt) {
 		t.Errorf("the second command started %v BEFORE the first was seen dead: two holders at once", diedAt.Sub(startAt))
 	}
-	// Killed before the 2 s session could expire, not after.
-	if d := diedAt.Sub(held); d >= 2*time.Second {
-		t.Errorf("the command died %v after the partition began, not before the 2 s session timeout", d)
+	// Killed before the session could expire, not after.
+	if d := diedAt.Sub(held); d >= session {
+		t.Errorf("the command died %v after the partition began, not before the %v session timeout", d, session)
 	}
 }
 
@@ -413,7 +430,10 @@ func TestE2EShortPartitionChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(proxy.Close)
-	e := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()}; c["timeout"] = 2 })
+	// A 4 s session (the server's maximum): with a single server, the
+	// client waits 1 s before it reconnects after the reset, which a 2 s
+	// session's fencing (SIGTERM after 1.3 s of silence) would not bear.
+	e := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()} })
 	zc := e.checker()
 	c := e.startChild("L", "")
 	_, before, err := zc.Get(e.node("L"))
