@@ -67,4 +67,16 @@
 // orphan of the tree. A group of zombies only whose parent never reaps them
 // (init in some containers does not) counts as gone once two scans of /proc
 // find no live member.
+//
+// # Cost
+//
+// A scan of /proc reads a file per process of the machine, about 10 µs
+// each: milliseconds on a busy host. A command that ends leaving nothing
+// behind costs none. With the subreaper, Start scans only if this process
+// already has children (to know them, and spare them), and once the direct
+// child has been reaped, no child left at all proves the tree gone: every
+// live process of the tree has a chain of live parents up to this process,
+// since the orphans come to it. The scans are for the rest: on the way to
+// killing a tree, and while something of it, or another child of this
+// process, remains.
 package supervise

@@ -470,7 +470,14 @@ func (c *Child) reap(pid int) bool {
 // scan that finds none at all proves that none remain. (A zombie that
 // wait4 refuses us is not counted: it will never run, and would be found
 // again forever.)
+//
+// When this process has no child at all, there is no orphan, nor any other
+// process of the tree (see hasChildren), and no scan is made: the usual
+// case, a command that ends leaving nothing behind.
 func (c *Child) adoptOrphans() bool {
+	if !hasChildren() {
+		return false
+	}
 	registry.RLock()
 	procs, err := scanProcs()
 	if err != nil {

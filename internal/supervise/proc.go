@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -92,11 +93,16 @@ func parseStat(b []byte) (proc, error) {
 	return p, nil
 }
 
+// scans counts the scans of /proc, for the tests that check that a command
+// ending by itself costs none.
+var scans atomic.Int64
+
 // scanProcs lists every process of the machine (of our PID namespace). It
 // costs one open and read per process (about 10 µs each on a small VM), so it
 // is called only when a kill is under way or when nothing cheaper can answer.
 // A process that exits during the scan is left out.
 func scanProcs() ([]proc, error) {
+	scans.Add(1)
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil, err
@@ -135,6 +141,28 @@ func isSubreaper() bool {
 	var v int32
 	err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&v)), 0, 0, 0)
 	return err == nil && v != 0
+}
+
+// hasChildren reports whether this process has any child at all, of any
+// of its threads: running, stopped or a zombie. waitid(P_ALL) with WNOHANG
+// fails with ECHILD only when there is none; WNOWAIT reaps nothing, so
+// other code's children are left alone; __WALL counts children whose exit
+// signal is not SIGCHLD too. Any other error counts as a child, so that the
+// caller falls back to scanning /proc.
+//
+// For a child subreaper (or PID 1), no child means no descendant either:
+// when a process dies, the kernel hands its children to the nearest living
+// subreaper among its ancestors, so every live descendant keeps a chain of
+// live parents up to this process. The kernel looks at the children under
+// the lock that reparenting takes, so the answer holds at one instant.
+func hasChildren() bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
+		if err != unix.EINTR {
+			return err != unix.ECHILD
+		}
+	}
 }
 
 // markCloexec sets close-on-exec on every descriptor of this process above

@@ -239,8 +239,9 @@ func Start(spec Spec) (*Child, error) {
 
 	registry.Lock()
 	defer registry.Unlock()
-	if c.subreaper {
-		// Whatever is already our child is not the tree's.
+	if c.subreaper && hasChildren() {
+		// Whatever is already our child is not the tree's. Only a scan
+		// lists them; with none (zk-flock starts no other), none is made.
 		procs, err := scanProcs()
 		if err != nil {
 			logger.Warn("cannot list processes: escaped descendants will not be found", "err", err)

@@ -568,6 +568,34 @@ func TestStopAfterCleanExit(t *testing.T) {
 	}
 }
 
+// TestCleanExitNoScan: see cleanExitNoScan; TestSubreaper runs it as a
+// subreaper, the way zk-flock runs.
+func TestCleanExitNoScan(t *testing.T) { cleanExitNoScan(t) }
+
+// cleanExitNoScan: a command that ends leaving nothing behind costs no
+// scan of /proc (10 µs per process of the machine), neither at Start nor
+// for TreeDone, and TreeDone follows its exit at once.
+func cleanExitNoScan(t *testing.T) {
+	if isSubreaper() && hasChildren() {
+		t.Fatal("this process has children already: Start has to scan to spare them")
+	}
+	const n = 20
+	scansBefore := scans.Load()
+	var lat []time.Duration
+	for range n {
+		c := start(t, Spec{Argv: []string{"true"}})
+		<-c.Exited()
+		t0 := time.Now()
+		wait(t, c.TreeDone(), slack, "TreeDone")
+		lat = append(lat, time.Since(t0))
+	}
+	if d := scans.Load() - scansBefore; d != 0 {
+		t.Errorf("%d scans of /proc for %d commands that left nothing behind; want none", d, n)
+	}
+	slices.Sort(lat)
+	t.Logf("Exited → TreeDone: median %v, max %v", lat[n/2], lat[n-1])
+}
+
 func TestLookPathExported(t *testing.T) {
 	if p, err := LookPath("sh"); err != nil || !filepath.IsAbs(p) {
 		t.Errorf(`LookPath("sh") = %q, %v; want an absolute path`, p, err)
@@ -747,9 +775,11 @@ func pdeathsigHelper() int {
 // subreaper in a subprocess, so that this one stays an ordinary process.
 func TestSubreaper(t *testing.T) {
 	if os.Getenv(helperEnv) == "subreaper" {
+		t.Run("clean exit, no scan", cleanExitNoScan) // first: no other child yet
 		t.Run("orphan escaped", subreaperOrphanEscaped)
 		t.Run("double fork ignoring TERM", subreaperDoubleFork)
 		t.Run("others' children spared", subreaperSparesOthers)
+		t.Run("clean exit beside another child", subreaperCleanExitBeside)
 		t.Run("fast children", subreaperFastChildren)
 		t.Run("kill latency", killLatency)
 		return
@@ -842,6 +872,30 @@ func subreaperSparesOthers(t *testing.T) {
 		if !isRunning(cmd.Process.Pid) {
 			t.Errorf("process %d, not of the tree, was killed", cmd.Process.Pid)
 		}
+	}
+}
+
+// subreaperCleanExitBeside: with another child of this process about (in
+// a group of its own, started before Start), the cheap check cannot tell
+// that the tree is gone, and /proc is scanned after all; the other child
+// is not taken for an orphan of the tree, and TreeDone follows the exit.
+func subreaperCleanExitBeside(t *testing.T) {
+	other := exec.Command("sleep", "100")
+	other.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Wait()
+	defer other.Process.Kill()
+
+	scansBefore := scans.Load()
+	c := start(t, Spec{Argv: []string{"true"}})
+	wait(t, c.TreeDone(), slack, "TreeDone")
+	if scans.Load() == scansBefore {
+		t.Error("no scan of /proc although this process has another child")
+	}
+	if !isRunning(other.Process.Pid) {
+		t.Errorf("process %d, not of the tree, was killed", other.Process.Pid)
 	}
 }
 
