@@ -712,6 +712,16 @@ func TestPdeathsig(t *testing.T) {
 	}
 }
 
+// init, in the pdeathsig helper, keeps the main goroutine on the main
+// thread (TestMain runs on the main goroutine): the runtime never ends the
+// main thread, so the control goroutine of pdeathsigHelper must not run on
+// it, or it would not end its thread, and its child would live on.
+func init() {
+	if os.Getenv(helperEnv) == "pdeathsig" {
+		runtime.LockOSThread()
+	}
+}
+
 // pdeathsigHelper starts `sleep 100` with Pdeathsig, prints its pid, ends
 // hundreds of OS threads, prints "churned" and waits to be killed. A control
 // child started with Pdeathsig from a thread that ends must die of it,
