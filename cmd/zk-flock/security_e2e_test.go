@@ -161,20 +161,35 @@ func TestE2EWorldACL(t *testing.T) {
 
 // TestE2EOriginalRoot: an app root the original made (world ACL, no auth)
 // keeps working with auth and keeps its ACL; the log says that others can
-// still delete lock nodes in it.
+// still delete lock nodes in it. The migration docs/SECURITY.md gives (the
+// fleet's identity takes the root over with zkCli) then locks others out.
 func TestE2EOriginalRoot(t *testing.T) {
 	t.Parallel()
 	e := privateEnv(t, withAuth("fleet:fleet-secret"))
 	zkCli(t, "create", e.root, "Rootnode")
-	if r := e.run("L", "true"); r.code != 0 || r.stderr != "" {
-		t.Fatalf("under the original's root: %v", r)
-	}
+	p, release := holdLock(t, e)
 	if a := zkCli(t, "getAcl", e.root); !strings.Contains(a, "'world,'anyone\n: cdrwa") {
 		t.Errorf("the original's root ACL changed:\n%s", a)
 	}
+	// The check runs beside the command: give it a moment.
 	waitFor(t, 5*time.Second, "the warning in the log", func() bool {
 		return strings.Contains(e.logText(), "lets anyone delete lock nodes")
 	})
+
+	zkCliAs(t, "fleet:fleet-secret", "setAcl "+e.root+" auth::cdrwa,world:anyone:r")
+	if a := zkCli(t, "getAcl", e.root); !strings.Contains(a, "'digest,'fleet:") || !strings.Contains(a, "'world,'anyone\n: r") {
+		t.Errorf("after setAcl: root ACL\n%s", a)
+	}
+	if out := zkCliAs(t, "mallory:mallory-pw", "delete "+e.node("L")); !strings.Contains(out, "Insufficient permission") {
+		t.Errorf("after the migration another identity can still delete the lock node:\n%s", out)
+	}
+	touch(t, release)
+	if r := p.waitTimeout(15 * time.Second); r.code != 0 || r.stderr != "" {
+		t.Errorf("holder under the original's root: want exit 0 and nothing on stderr, got %v", r)
+	}
+	if r := e.run("L", "true"); r.code != 0 {
+		t.Errorf("after the migration: %v", r)
+	}
 }
 
 // tlsZK is a ZooKeeper that requires mutual TLS on its secure port; its

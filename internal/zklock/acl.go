@@ -90,7 +90,9 @@ func createErr(p string, err error) error {
 // creator ACL was asked for but the application root lets others delete
 // nodes in it: a root made by the original zk-flock (or by zk-flock with
 // the world ACL) keeps its ACL, and then others can still delete our lock
-// nodes. Close waits for it.
+// nodes. It is advice, so it does not delay the lock: a session closed
+// within a round trip of taking the lock may end before it says anything.
+// Close waits for it.
 func (s *Session) noteRootACL(root string) {
 	if s.aclMode != ACLCreator || !s.rootChecked.CompareAndSwap(false, true) {
 		return

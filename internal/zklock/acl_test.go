@@ -95,6 +95,11 @@ func TestCreatorACLKeepsOthersOut(t *testing.T) {
 		if data, _, err := c.Get(node); err != nil || !bytes.Equal(data, []byte(`{"host":"test"}`)) {
 			t.Errorf("%q reading the lock node: %q, %v; want the holder's data", who, data, err)
 		}
+		// READ shows the ACL, but ZooKeeper hides the password's hash
+		// from those without ADMIN: no offline guessing.
+		if acl, _, err := c.GetACL(node); err != nil || len(acl) != 2 || acl[0].ID != "alice:x" {
+			t.Errorf("%q reading the lock node's ACL: %s, %v; want the digest redacted to alice:x", who, formatACL(acl), err)
+		}
 	}
 	// Through zklock too: another identity gets a clear refusal, not
 	// "busy".
