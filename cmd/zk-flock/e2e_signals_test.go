@@ -194,6 +194,23 @@ func TestE2ELeftoverGrandchildStopped(t *testing.T) {
 		t.Errorf("want exit 2 promptly, got %v", r)
 	}
 	gone(t, "the background grandchild", gpid)
+
+	// A leftover that ignores SIGTERM is SIGKILLed after --grace; the lock
+	// is held until it is gone, and the status is still the command's.
+	zc := e.checker()
+	gpidFile = e.path("gpid2")
+	p := e.start("--grace", "0.5", "L", fmt.Sprintf(`sh -c 'trap "" TERM; sleep 300 >/dev/null 2>&1 & echo $! > %s; exit 0'`, gpidFile))
+	gpid = readPid(t, gpidFile)
+	killLeftover(t, gpid)
+	exited := time.Now()
+	if !exists(t, zc, e.node("L")) && !p.exited() {
+		t.Error("the lock was let go while a process of the command's group still ran")
+	}
+	r = p.waitTimeout(10 * time.Second)
+	if d := r.end.Sub(exited); r.code != 0 || d < 400*time.Millisecond || d > 2*time.Second {
+		t.Errorf("a leftover ignoring SIGTERM, --grace 0.5: want exit 0 about 0.5 s after the command exited, got %v, %v", r, d)
+	}
+	gone(t, "the leftover ignoring SIGTERM", gpid)
 }
 
 // TestE2ESignalsForwarded: SIGHUP, SIGUSR1, SIGUSR2 and SIGQUIT reach the
