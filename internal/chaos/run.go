@@ -3,6 +3,8 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/zk-flock/zk-flock/internal/chaos/wire"
@@ -46,6 +48,7 @@ func Run(ctx context.Context, opts Options, cfg Config) (*Report, Snapshot, erro
 	}
 	defer e.Stop()
 	e.logf("ensemble up (%s), %d clients on %d locks; death times exact: %t", e.Dir(), len(e.Clients), len(e.Groups), e.Exact())
+	loads := sampleLoad(ctx)
 
 	all := Scenarios(e.T)
 	byID := map[string]Scenario{}
@@ -117,7 +120,52 @@ func Run(ctx context.Context, opts Options, cfg Config) (*Report, Snapshot, erro
 	if e.procs != nil {
 		rep.Losses = e.procs.Losses()
 	}
+	rep.Load = loads()
 	return rep, snap, nil
+}
+
+// sampleLoad samples the 1-minute load average every 5 s until the
+// returned function is called, which returns the samples.
+func sampleLoad(ctx context.Context) func() []float64 {
+	var (
+		mu      sync.Mutex
+		samples []float64
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	read := func() {
+		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+			var l float64
+			if _, err := fmt.Sscan(string(b), &l); err == nil {
+				mu.Lock()
+				samples = append(samples, l)
+				mu.Unlock()
+			}
+		}
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		read()
+		for {
+			select {
+			case <-t.C:
+				read()
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() []float64 {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]float64(nil), samples...)
+	}
 }
 
 // Settings returns the self-fencing parameters zk-flock runs with here,
