@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode"
@@ -17,7 +18,9 @@ import (
 // password readable by others) as one line on stderr, and reads the files
 // of its "tls" section, so that a bad certificate or key is a configuration
 // error (ExitConfig) before anything connects, in the caller's terminal
-// even with -d. Errors never hold the "auth" secret or key material.
+// even with -d. Those files' names are made absolute: they are read again
+// when connecting, after -d has changed to /. Errors never hold the "auth"
+// secret or key material.
 func loadConfig(path string, stderr io.Writer) (config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -27,6 +30,15 @@ func loadConfig(path string, stderr io.Writer) (config.Config, error) {
 		fmt.Fprintf(stderr, "zk-flock: warning: %s\n", w)
 	}
 	if cfg.TLS != nil {
+		t := *cfg.TLS
+		for _, f := range []*string{&t.CAFile, &t.CertFile, &t.KeyFile} {
+			if *f != "" {
+				if *f, err = filepath.Abs(*f); err != nil {
+					return config.Config{}, fmt.Errorf("read config %s: %w", path, err)
+				}
+			}
+		}
+		cfg.TLS = &t
 		if _, err := cfg.TLS.ClientConfig(); err != nil {
 			return config.Config{}, fmt.Errorf("read config %s: %w", path, err)
 		}

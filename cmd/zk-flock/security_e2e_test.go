@@ -295,6 +295,37 @@ func TestE2ETLS(t *testing.T) {
 	}
 }
 
+// TestE2ETLSDaemonRelativePaths: with -d, TLS files named relative to
+// the caller's directory still work in the detached copy, which runs in /;
+// --status connects over TLS too.
+func TestE2ETLSDaemonRelativePaths(t *testing.T) {
+	t.Parallel()
+	e2e(t)
+	z := startTLSZK(t)
+	e := privateEnv(t, func(c map[string]any) {
+		c["host"] = []string{"localhost:" + z.port}
+		c["tls"] = map[string]any{"ca_file": "ca.pem", "cert_file": "client.pem", "key_file": "client-key.pem"}
+		c["auth"] = map[string]any{"scheme": "digest", "data": "tls-user:tls-secret"}
+	})
+	marker := e.path("marker")
+	release := e.path("release")
+	p := startExec(t, "/bin/sh", "-c", fmt.Sprintf("cd %s && exec %s -d -c %s -l 0 L %s", sq(z.files.Dir), sq(binPath), sq(e.conf),
+		sq("sh -c "+sq("touch "+marker+"; "+waitRelease(release)))))
+	if r := p.waitTimeout(20 * time.Second); r.code != 0 || r.stderr != "" {
+		t.Fatalf("zk-flock -d: %v", r)
+	}
+	waitFor(t, 20*time.Second, "the detached command over TLS", func() bool { return fileExists(marker) })
+	st := startExec(t, "/bin/sh", "-c", fmt.Sprintf("cd %s && exec %s -c %s --status L", sq(z.files.Dir), sq(binPath), sq(e.conf))).wait()
+	if st.code != ExitHeld || !strings.Contains(st.stdout, "held") {
+		t.Errorf("--status over TLS: want exit %d and the lock held, got %v", ExitHeld, st)
+	}
+	touch(t, release)
+	waitFor(t, 20*time.Second, "the release", func() bool {
+		r := startExec(t, "/bin/sh", "-c", fmt.Sprintf("cd %s && exec %s -c %s --status L", sq(z.files.Dir), sq(binPath), sq(e.conf))).wait()
+		return r.code == ExitFree
+	})
+}
+
 // noPanic fails if zk-flock's stderr shows a Go panic or a goroutine dump.
 func noPanic(t *testing.T, r result) {
 	t.Helper()
