@@ -388,20 +388,26 @@ func TestE2EMaxLoad(t *testing.T) {
 	}
 }
 
+// maxWholeSleep is the longest -s sleep TestE2ESleepForLoad waits out;
+// on a busier machine it checks the first part of the sleep and stops it,
+// so that a load of 16 does not cost 16 s.
+const maxWholeSleep = 2 * time.Second
+
 // TestE2ESleepForLoad: -s sleeps as many seconds as the load average
 // before trying the lock, and says so in the DEBUG log.
 func TestE2ESleepForLoad(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	la := loadAvg1(t)
-	r := e.run("-s", "L", "true")
-	if r.code != 0 {
-		t.Fatalf("-s: want exit 0, got %v", r)
-	}
-	log := e.logText()
+	marker := e.path("marker")
+	p := e.start("-s", "L", "touch "+marker)
+	sleepLine := fmt.Sprintf(" %d sleeping for the load average", p.pid())
+	waitFor(t, 15*time.Second, "the sleep line or the end", func() bool {
+		return p.exited() || strings.Contains(e.logText(), sleepLine)
+	})
 	var slept time.Duration
-	for l := range strings.SplitSeq(log, "\n") {
-		if !strings.Contains(l, "sleeping for the load average") {
+	for l := range strings.SplitSeq(e.logText(), "\n") {
+		if !strings.Contains(l, sleepLine) {
 			continue
 		}
 		i := strings.Index(l, " sleep=")
@@ -415,14 +421,28 @@ func TestE2ESleepForLoad(t *testing.T) {
 		slept = d
 	}
 	switch {
-	case slept == 0 && la > 0.05:
-		t.Errorf("-s with load %.2f: no sleep in the log:\n%s", la, log)
-	case slept > 0 && r.dur < slept:
-		t.Errorf("-s: the log says %v of sleep, but the run took %v", slept, r.dur)
-	case slept > 0 && r.dur > slept+3*time.Second:
-		t.Errorf("-s: the log says %v of sleep, but the run took %v", slept, r.dur)
+	case slept == 0:
+		r := p.waitTimeout(10 * time.Second)
+		if la > 0.05 {
+			t.Errorf("-s with load %.2f: no sleep in the log: %v\n%s", la, r, e.logText())
+		}
+	case slept <= maxWholeSleep:
+		r := p.waitTimeout(slept + 10*time.Second)
+		if r.code != 0 || !fileExists(marker) || r.dur < slept || r.dur > slept+3*time.Second {
+			t.Errorf("-s: the log says %v of sleep; want the command run after it, got %v", slept, r)
+		}
+	default:
+		// The lock is not tried during the sleep; SIGTERM ends it.
+		time.Sleep(maxWholeSleep * 3 / 4)
+		if p.exited() || strings.Contains(e.logText(), fmt.Sprintf(" %d trying the lock", p.pid())) {
+			t.Fatalf("-s: the log says %v of sleep, but the lock was tried within %v: %v\n%s", slept, maxWholeSleep*3/4, p.res, e.logText())
+		}
+		p.signal(syscall.SIGTERM)
+		if r := p.waitTimeout(5 * time.Second); r.code != 143 || fileExists(marker) {
+			t.Errorf("SIGTERM during the -s sleep: want exit 143 without running, got %v", r)
+		}
 	}
-	t.Logf("load %.2f before the run, slept %v, run %v", la, slept, r.dur)
+	t.Logf("load %.2f before the run, sleep %v", la, slept)
 }
 
 // TestE2ELogFile: every log line is in the original's format; a log file
