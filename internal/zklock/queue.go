@@ -51,10 +51,14 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 		}()
 	}()
 	name := path.Base(me)
-	for {
-		ahead, err := s.ahead(ctx, dir, name)
-		if err != nil {
-			return nil, err
+	for head := false; ; {
+		// Once at the head, always at the head: later waiters queue
+		// behind us, so there is no need to look again.
+		ahead := ""
+		if !head {
+			if ahead, err = s.ahead(ctx, dir, name); err != nil {
+				return nil, err
+			}
 		}
 		if ahead != "" {
 			// Wait for the waiter just ahead to go: only one waiter
@@ -71,6 +75,7 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 			continue
 		}
 		// At the head: try, and if the lock is held, wait for it.
+		head = true
 		l, err := s.tryAll(ctx, req, paths)
 		if err != nil || l != nil {
 			return l, err
