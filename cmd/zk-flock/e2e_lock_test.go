@@ -62,10 +62,7 @@ func TestE2EBusy(t *testing.T) {
 	if got := ephemerals(t, zc, e.root); !slices.Equal(got, []string{"L"}) {
 		t.Errorf("ephemeral nodes under %s: want only the holder's L, got %v", e.root, got)
 	}
-	data, _, err := zc.Get(e.node("L"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, _ := get(t, zc, e.node("L"))
 	if pid := jsonObject(t, string(data))["pid"]; fmt.Sprint(pid) != strconv.Itoa(holder.pid()) {
 		t.Errorf("the lock node is no longer the holder's: %s", data)
 	}
@@ -122,9 +119,12 @@ func TestE2EWaitGivesUp(t *testing.T) {
 
 	marker := e.path("marker")
 	for _, w := range []string{"0.5", "500ms"} {
+		// What starting and connecting take on this machine now, which the
+		// wait comes on top of.
+		base := e.run("-x", "9", "L", "touch "+marker)
 		r := e.run("-w", w, "-x", "9", "L", "touch "+marker)
-		if r.code != 9 || r.dur < 500*time.Millisecond || r.dur >= 1300*time.Millisecond {
-			t.Errorf("-w %s -x 9 against a busy lock: want exit 9 after about 0.5 s, got %v", w, r)
+		if limit := base.dur + 1300*time.Millisecond; r.code != 9 || r.dur < 500*time.Millisecond || r.dur >= limit {
+			t.Errorf("-w %s -x 9 against a busy lock: want exit 9 after about 0.5 s (under %v, as the busy run without -w took %v), got %v", w, limit, base.dur, r)
 		}
 		checkQuiet(t, "-w "+w, r)
 		if fileExists(marker) {
@@ -226,7 +226,7 @@ func TestE2EMixedFleet(t *testing.T) {
 	if r.code != 0 || !fileExists(marker) {
 		t.Errorf("after the original released: want the waiter to run, got %v", r)
 	}
-	if d := r.end.Sub(closed); d > 2*time.Second {
+	if d := r.end.Sub(closed); d > 5*time.Second {
 		t.Errorf("the waiter ran %v after the original released", d)
 	}
 

@@ -477,10 +477,31 @@ func zkConn(t *testing.T, timeout time.Duration) *zk.Conn {
 // checker is the test's own ZooKeeper client for looking at nodes.
 func (e *flockEnv) checker() *zk.Conn { return zkConn(e.t, 4*time.Second) }
 
+// zkRetry runs op until it returns anything but a connection error, for
+// at most 20 s: on a loaded machine the test's own client may lose its
+// connection for a moment, which says nothing about zk-flock.
+func zkRetry(t *testing.T, what string, op func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := op()
+		transient := errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrSessionExpired)
+		switch {
+		case !transient:
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // exists reports whether node p exists.
 func exists(t *testing.T, c *zk.Conn, p string) bool {
 	t.Helper()
-	ok, _, err := c.Exists(p)
+	var ok bool
+	var err error
+	zkRetry(t, "exists "+p, func() error { ok, _, err = c.Exists(p); return err })
 	if err != nil {
 		t.Fatalf("exists %s: %v", p, err)
 	}
@@ -490,7 +511,9 @@ func exists(t *testing.T, c *zk.Conn, p string) bool {
 // children returns p's children, sorted; none if p does not exist.
 func children(t *testing.T, c *zk.Conn, p string) []string {
 	t.Helper()
-	kids, _, err := c.Children(p)
+	var kids []string
+	var err error
+	zkRetry(t, "children "+p, func() error { kids, _, err = c.Children(p); return err })
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil
 	}
@@ -499,6 +522,22 @@ func children(t *testing.T, c *zk.Conn, p string) []string {
 	}
 	slices.Sort(kids)
 	return kids
+}
+
+// get returns node p's data and stat, or a nil stat if p does not exist.
+func get(t *testing.T, c *zk.Conn, p string) ([]byte, *zk.Stat) {
+	t.Helper()
+	var data []byte
+	var st *zk.Stat
+	var err error
+	zkRetry(t, "get "+p, func() error { data, st, err = c.Get(p); return err })
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		t.Fatalf("get %s: %v", p, err)
+	}
+	return data, st
 }
 
 // waitNode waits until node p exists.
@@ -646,12 +685,9 @@ func ephemerals(t *testing.T, c *zk.Conn, p string) []string {
 	walk = func(rel string) {
 		for _, kid := range children(t, c, p+rel) {
 			r := rel + "/" + kid
-			_, st, err := c.Get(p + r)
-			if errors.Is(err, zk.ErrNoNode) {
+			_, st := get(t, c, p+r)
+			if st == nil {
 				continue
-			}
-			if err != nil {
-				t.Fatalf("get %s: %v", p+r, err)
 			}
 			if st.EphemeralOwner != 0 {
 				out = append(out, r[1:])

@@ -453,10 +453,7 @@ func TestE2EShortPartitionChangesNothing(t *testing.T) {
 	e := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()} })
 	zc := e.checker()
 	c := e.startChild("L", "")
-	_, before, err := zc.Get(e.node("L"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, before := get(t, zc, e.node("L"))
 
 	proxy.Hold(faultproxy.Both)
 	time.Sleep(400 * time.Millisecond)
@@ -468,9 +465,8 @@ func TestE2EShortPartitionChangesNothing(t *testing.T) {
 	if c.p.exited() || len(c.signals()) != 0 {
 		t.Fatalf("a short hiccup stopped the command: %v, signals %v\n%s", c.p.res, c.signals(), e.logText())
 	}
-	_, after, err := zc.Get(e.node("L"))
-	if err != nil || after.EphemeralOwner != before.EphemeralOwner || after.Czxid != before.Czxid {
-		t.Errorf("after the hiccup the lock node is not the same: %v, owner %#x then %#x", err, before.EphemeralOwner, after.EphemeralOwner)
+	if _, after := get(t, zc, e.node("L")); after == nil || after.EphemeralOwner != before.EphemeralOwner || after.Czxid != before.Czxid {
+		t.Errorf("after the hiccup the lock node is not the same: %+v, was %+v", after, before)
 	}
 	c.p.signal(syscall.SIGTERM)
 	if r := c.p.waitTimeout(10 * time.Second); r.code != 3 {
