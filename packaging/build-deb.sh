@@ -6,8 +6,8 @@
 # DEB_VERSION), GOARCH (default: go env GOARCH), GO, NFPM (default: nfpm
 # v2.45.2 by go run), DEB_MAINTAINER, SOURCE_DATE_EPOCH (default: the
 # commit's time, so that a rebuild of one commit gives the same files),
-# BUILD (staging directory, default dist/build), EXAMPLE_CONFIG (the
-# conffile's source, default packaging/distributed-flock.json; for tests).
+# BUILD (staging directory, default dist/build), OUT (where the package
+# goes, default dist).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,7 @@ GOARCH=${GOARCH:-$($GO env GOARCH)}
 DEB_VERSION=${DEB_VERSION:-$(packaging/deb-version.sh "${VERSION:-dev}")}
 DEB_MAINTAINER=${DEB_MAINTAINER:-"zk-flock maintainers <zk-flock-maintainers@users.noreply.github.com>"}
 BUILD=${BUILD:-dist/build}
-EXAMPLE_CONFIG=${EXAMPLE_CONFIG:-packaging/distributed-flock.json}
+OUT=${OUT:-dist}
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 	SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 fi
@@ -33,7 +33,7 @@ esac
 export DEB_VERSION DEB_ARCH DEB_MAINTAINER BUILD SOURCE_DATE_EPOCH
 
 rm -rf "$BUILD"
-mkdir -p "$BUILD/doc" dist
+mkdir -p "$BUILD/doc" "$OUT"
 
 # A static binary (no cgo: the package depends on nothing), stamped with the
 # package's version and the commit.
@@ -46,7 +46,7 @@ CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH $GO build -trimpath \
 gen=$BUILD/zk-flock
 if [ "$GOARCH" != "$($GO env GOHOSTARCH)" ]; then
 	gen=$BUILD/zk-flock-host
-	$GO build -ldflags "-X main.version=$DEB_VERSION" -o "$gen" ./cmd/zk-flock
+	GOOS=$($GO env GOHOSTOS) GOARCH=$($GO env GOHOSTARCH) $GO build -ldflags "-X main.version=$DEB_VERSION" -o "$gen" ./cmd/zk-flock
 fi
 "$gen" --generate man >"$BUILD/zk-flock.1"
 "$gen" --generate bash >"$BUILD/zk-flock.bash"
@@ -65,13 +65,7 @@ done
 	printf ' -- %s  %s\n' "$DEB_MAINTAINER" "$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")"
 } | gzip -9n >"$BUILD/changelog.gz"
 
-if [ "$EXAMPLE_CONFIG" != packaging/distributed-flock.json ]; then
-	sed "s#packaging/distributed-flock.json#$EXAMPLE_CONFIG#" packaging/nfpm.yaml >"$BUILD/nfpm.yaml"
-else
-	cp packaging/nfpm.yaml "$BUILD/nfpm.yaml"
-fi
-
-deb=dist/zk-flock_${DEB_VERSION}_${DEB_ARCH}.deb
+deb=$OUT/zk-flock_${DEB_VERSION}_${DEB_ARCH}.deb
 rm -f "$deb"
-$NFPM package --config "$BUILD/nfpm.yaml" --packager deb --target "$deb" >&2
+$NFPM package --config packaging/nfpm.yaml --packager deb --target "$deb" >&2
 echo "$deb"

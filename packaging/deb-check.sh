@@ -29,8 +29,10 @@ if [ "${1:-}" != --installed-tests ]; then
 	# Build as the invoking user, then test as root.
 	deb=$(packaging/build-deb.sh | tail -n 1)
 	next_version=$(dpkg-deb -f "$deb" Version)+deb.check.next
-	next=$(DEB_VERSION=$next_version BUILD=dist/build-next packaging/build-deb.sh | tail -n 1)
-	fake=dist/zk-flock_0.1.3.2_all.deb
+	# The later version and the original's stand-in go apart, not to be
+	# taken for the package.
+	next=$(DEB_VERSION=$next_version BUILD=dist/deb-check/build OUT=dist/deb-check packaging/build-deb.sh | tail -n 1)
+	fake=dist/deb-check/zk-flock_0.1.3.2_all.deb
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
 	mkdir -p "$work/fake"
