@@ -28,7 +28,8 @@ fi
 case $GOARCH in
 386) DEB_ARCH=i386 ;;
 arm) DEB_ARCH=armhf ;;
-*) DEB_ARCH=$GOARCH ;; # amd64, arm64, ppc64le, s390x, riscv64 are spelled alike
+ppc64le) DEB_ARCH=ppc64el ;;
+*) DEB_ARCH=$GOARCH ;; # amd64, arm64, s390x, riscv64 are spelled alike
 esac
 export DEB_VERSION DEB_ARCH DEB_MAINTAINER BUILD SOURCE_DATE_EPOCH
 
