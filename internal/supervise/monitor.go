@@ -209,11 +209,16 @@ func (c *Child) killStep(first bool) {
 func (c *Child) signalGroup(sig syscall.Signal) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	inGroup := false
 	if !c.groupGone { // else the id is free, and might become another group's
-		_ = unix.Kill(-c.pid, sig)
+		inGroup = unix.Kill(-c.pid, sig) == nil
 	}
+	// The child itself, if it left its group. Not otherwise: a second
+	// SIGTERM means "quit now, skip the clean shutdown" to many programs.
 	if !c.reaped {
-		_ = unix.Kill(c.pid, sig)
+		if pg, err := unix.Getpgid(c.pid); err == nil && (pg != c.pid || !inGroup) {
+			_ = unix.Kill(c.pid, sig)
+		}
 	}
 }
 
