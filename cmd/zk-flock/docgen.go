@@ -368,15 +368,17 @@ func writeBashCompletion(w io.Writer) error {
 	p(`    fi`)
 	p(`    COMPREPLY=()`)
 	p(`    case $prev in`)
-	p(`        %s)`, strings.Join(cases[argFile], "|"))
-	p(`            compopt -o filenames 2>/dev/null`)
-	p(`            COMPREPLY=($(compgen -f -- "$cur"))`)
-	p(`            return ;;`)
-	p(`        %s)`, strings.Join(cases[argSignal], "|"))
-	p(`            COMPREPLY=($(compgen -W '%s' -- "${cur^^}"))`, strings.Join(signalNames(), " "))
-	p(`            return ;;`)
-	p(`        %s)`, strings.Join(cases[argText], "|"))
-	p(`            return ;; # a number, seconds or a name: nothing to offer`)
+	arm := func(kind argKind, body ...string) { // one case per kind of argument, if any flag has it
+		if len(cases[kind]) > 0 {
+			p(`        %s)`, strings.Join(cases[kind], "|"))
+			for _, l := range body {
+				p("            %s", l)
+			}
+		}
+	}
+	arm(argFile, `compopt -o filenames 2>/dev/null`, `COMPREPLY=($(compgen -f -- "$cur"))`, `return ;;`)
+	arm(argSignal, `COMPREPLY=($(compgen -W '`+strings.Join(signalNames(), " ")+`' -- "${cur^^}"))`, `return ;;`)
+	arm(argText, `return ;; # a number, seconds or a name: nothing to offer`)
 	p(`    esac`)
 	p(``)
 	p(`    # Find LOCKNAME and where the program after -- starts.`)
