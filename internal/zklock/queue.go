@@ -240,7 +240,9 @@ func (s *Session) ensureQueue(ctx context.Context, root, dir string) error {
 		return err
 	}
 	for _, p := range []string{path.Dir(dir), dir} {
+		s.containers.Add(1)
 		err := s.call(ctx, func() error {
+			defer s.containers.Done()
 			_, err := s.conn.CreateContainer(p, nil, zk.FlagContainer, s.acl)
 			return err
 		})

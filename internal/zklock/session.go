@@ -103,6 +103,11 @@ type Session struct {
 	closed    chan struct{} // closed by Close
 	closeOnce sync.Once
 	wg        sync.WaitGroup // heartbeat and background cleanups
+	// containers counts CreateContainer requests in flight. go-zookeeper
+	// v1.0.4's CreateContainer, unlike Create, reads its response even
+	// when Close interrupted it, racing with the late reply's decoding; so
+	// the connection is closed only once they are done.
+	containers sync.WaitGroup
 }
 
 // probe is a heartbeat target: a node whose existence and owner a lease
@@ -184,6 +189,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 	go func() { // closes the connection once the session is lost
 		defer s.wg.Done()
 		<-s.lost
+		waitAtMost(&s.containers, s.Timeout())
 		conn.Close()
 	}()
 
@@ -474,5 +480,22 @@ func isClosed(ch <-chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// waitAtMost waits for wg, but no longer than d: a request cut off from
+// every server ends when the client library gives up on the connection,
+// well within the session timeout.
+func waitAtMost(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }
