@@ -17,6 +17,7 @@
 #     not purged and edited, a reinstall keeps the edit; purge removes it.
 #  D. an upgrade to a later zk-flock keeps an edited configuration.
 #
+# It installs man-db and groff-base if they are missing (a fresh machine).
 # Environment: as build-deb.sh (VERSION, GO, NFPM, GOARCH...).
 set -eu
 cd "$(dirname "$0")/.."
@@ -91,6 +92,13 @@ if [ -e "$KEEP" ] || [ -e "$BACKUP" ]; then
 	exit 1
 fi
 
+if ! command -v man >/dev/null || ! command -v groff >/dev/null; then
+	# As make deps does for ZooKeeper: a fresh machine may lack them.
+	echo "deb-check: installing man-db and groff-base, to read the man page"
+	apt-get install -y --no-install-recommends man-db groff-base >/dev/null ||
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends man-db groff-base >/dev/null; }
+fi
+
 failed=0
 pass() { echo "ok    $*"; }
 fail() {
@@ -153,6 +161,9 @@ check "administrator's configuration kept (content and mode)" same_conf
 check "nothing left beside it (.zk-flock-keep, .dpkg-*)" no_leftovers
 check "zk-flock --version names $ours" sh -c "zk-flock --version | grep -F 'zk-flock $ours (commit '"
 check "man -w zk-flock" sh -c 'test "$(man -w zk-flock)" = /usr/share/man/man1/zk-flock.1.gz'
+if [ ! -e /usr/share/man/man1/zk-flock.1.gz ] && grep -rqs '^path-exclude.*/usr/share/man' /etc/dpkg/dpkg.cfg.d; then
+	echo "      (this machine's dpkg skips man pages: path-exclude in /etc/dpkg/dpkg.cfg.d)"
+fi
 check "man page renders without warnings" man_renders
 check "man zk-flock shows OPTIONS" sh -c 'MANPAGER=cat man zk-flock 2>/dev/null | grep -q "^OPTIONS"'
 check "bash completion loads" bash -c '. /usr/share/bash-completion/completions/zk-flock && complete -p zk-flock'
