@@ -154,10 +154,8 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 	if s.dialer == nil {
 		s.dialer = net.DialTimeout
 	}
-	var hosts zk.HostProvider = zk.NewDNSHostProvider()
 	if opts.TLS != nil {
 		s.dialer = tlsDialer(opts.TLS, s.dialer)
-		hosts = &nameProvider{}
 	}
 	if s.beat <= 0 {
 		s.beat = s.requested / 10
@@ -173,7 +171,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 
 	conn, _, err := zk.Connect(opts.Servers, opts.SessionTimeout,
 		zk.WithDialer(s.dial),
-		zk.WithHostProvider(hosts),
+		zk.WithHostProvider(&hostList{}),
 		zk.WithEventCallback(s.onEvent),
 		zk.WithLogger(clientLog),
 		zk.WithLogInfo(opts.ClientLogInfo),

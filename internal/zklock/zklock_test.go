@@ -545,3 +545,58 @@ func TestCreateAnswerLost(t *testing.T) {
 		t.Fatalf("children %v %v, want just the lock", children, err)
 	}
 }
+
+func TestHostListPausesOnlyAfterAFullRound(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		var p hostList
+		servers := []string{"a:1", "b:2", "c:3"}[:n]
+		if err := p.Init(servers); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for i := 0; i < n; i++ { // the first round, at start or after a loss
+			s, pause := p.Next()
+			if pause {
+				t.Fatalf("%d servers: pause before attempt %d of the first round", n, i+1)
+			}
+			seen[s] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("%d servers: first round tried %v", n, seen)
+		}
+		if _, pause := p.Next(); !pause {
+			t.Fatalf("%d servers: no pause after a whole failed round", n)
+		}
+		p.Connected()
+		if _, pause := p.Next(); pause {
+			t.Fatalf("%d servers: pause before the first reconnect attempt", n)
+		}
+	}
+}
+
+// TestResetReconnectsAtOnce: a reset connection to a lone server is
+// re-established within a fraction of a second, not after a pause.
+func TestResetReconnectsAtOnce(t *testing.T) {
+	p, err := faultproxy.New(srv.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s := connect(t, []string{p.Addr()}, 4*time.Second)
+	root := uniqueRoot(t)
+	if _, err := s.Acquire(context.Background(), lockReq(root, "job")); err != nil {
+		t.Fatal(err)
+	}
+	p.Reset()
+	start := time.Now()
+	deadline := start.Add(2 * time.Second)
+	for time.Since(s.LastOK()) > 0 && s.LastOK().Before(start) {
+		if time.Now().After(deadline) {
+			t.Fatal("no answer within 2s of a connection reset")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if el := time.Since(start); el > 700*time.Millisecond {
+		t.Fatalf("reconnected %v after the reset, want well under the library's 1s pause", el)
+	}
+}
