@@ -3,7 +3,9 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+# The binary says the same version as the Debian package built from it.
+LDFLAGS := -X main.version=$(shell packaging/deb-version.sh '$(VERSION)') -X main.commit=$(COMMIT)
 GO      ?= go
 ZK_JAR  := /usr/share/java/zookeeper.jar
 
