@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -51,6 +52,14 @@ type Row struct {
 	Others     int             `json:"others"`   // other holders killed during the phase (collateral)
 	OthersNeed int             `json:"others_needless"`
 	Rejected   int             `json:"rejected"` // writes the toy resource rejected as stale
+	// Fenced is how many holders (victims or not) zk-flock killed because
+	// no server had answered for too long; Late how many of their trees
+	// died after the deadline (last answer + T − margin), by up to MaxLate:
+	// zk-flock itself ran late (assumption 2: a starved or paused
+	// supervisor).
+	Fenced  int           `json:"fenced"`
+	Late    int           `json:"late"`
+	MaxLate time.Duration `json:"max_late"`
 }
 
 // Report is a chaos run's result.
@@ -66,6 +75,10 @@ type Report struct {
 	Leftovers  []string      `json:"leftovers,omitempty"`
 	Losses     int           `json:"event_losses,omitempty"`
 	Load       []float64     `json:"load"` // 1-minute load average, every 5 s
+	// What Analyze was given, so that a saved run can be checked again.
+	Phases  []Phase          `json:"phases"`
+	Expired map[string]int64 `json:"expired_sessions"`
+	End     int64            `json:"end"`
 }
 
 // loadSummary describes the load samples: min, median, max.
@@ -134,8 +147,13 @@ func Analyze(s Snapshot, phases []Phase, scs []Scenario, expired map[string]int6
 		runOf[fmt.Sprintf("%s/%d", r.Client, r.Seq)] = r
 	}
 	settle(s, byID, runOf)
+	byIntervalRun := map[string]*Interval{}
+	for i := range s.Intervals {
+		iv := &s.Intervals[i]
+		byIntervalRun[fmt.Sprintf("%s/%d", iv.Client, iv.Run)] = iv
+	}
 
-	rep := &Report{Violations: viol, Cycles: len(s.Intervals), Settings: st}
+	rep := &Report{Violations: viol, Cycles: len(s.Intervals), Settings: st, Phases: phases, Expired: expired, End: end}
 	for _, ph := range phases {
 		row := Row{Scenario: ph.Scenario, Name: ph.Name, MinMargin: unset, MinVictim: unset, MinExpiry: unset}
 		if sc, ok := scByID[ph.Scenario]; ok {
@@ -223,6 +241,21 @@ func Analyze(s Snapshot, phases []Phase, scs []Scenario, expired map[string]int6
 				row.OthersNeed++
 			}
 		}
+		for i := range s.Runs {
+			r := &s.Runs[i]
+			if !in(r.End) {
+				continue
+			}
+			late, ok := lateness(r, byIntervalRun, st)
+			if !ok {
+				continue
+			}
+			row.Fenced++
+			if late > 0 {
+				row.Late++
+				row.MaxLate = max(row.MaxLate, late)
+			}
+		}
 		for _, w := range s.Writes {
 			if !w.Accepted && in(w.Mono) {
 				row.Rejected++
@@ -231,6 +264,30 @@ func Analyze(s Snapshot, phases []Phase, scs []Scenario, expired map[string]int6
 		rep.Rows = append(rep.Rows, row)
 	}
 	return rep
+}
+
+// answeredFor finds how long no server had answered in zklock's message
+// for a lease given up on the deadline path.
+var answeredFor = regexp.MustCompile(`no ZooKeeper server has answered for ([0-9.]+m?s) `)
+
+// lateness returns, for a run whose lease was given up because no server
+// had answered for too long, how long after the deadline (last answer + T −
+// margin) its command's tree died; ok is false for other runs.
+func lateness(r *FlockRun, byIntervalRun map[string]*Interval, st Settings) (time.Duration, bool) {
+	m := answeredFor.FindStringSubmatch(r.LostErr)
+	if m == nil || r.Lost == 0 {
+		return 0, false
+	}
+	d, err := time.ParseDuration(m[1])
+	if err != nil {
+		return 0, false
+	}
+	iv := byIntervalRun[fmt.Sprintf("%s/%d", r.Client, r.Seq)]
+	if iv == nil || iv.Death == 0 {
+		return 0, false
+	}
+	killBy := r.Lost - int64(d) + int64(st.T) - int64(st.Margin)
+	return time.Duration(iv.Death - killBy), true
 }
 
 // settle fills in the episodes' outcomes from the history.
@@ -313,6 +370,14 @@ func (r Row) violationsCell() string {
 	return s
 }
 
+func (r Row) lateCell() string {
+	s := fmt.Sprintf("%d / %d", r.Late, r.Fenced)
+	if r.Late > 0 {
+		s += fmt.Sprintf(" (by up to %s ms)", ms(r.MaxLate))
+	}
+	return s
+}
+
 // WriteMarkdown writes the figures as a Markdown section.
 func (r *Report) WriteMarkdown(w io.Writer) {
 	st := r.Settings
@@ -326,18 +391,39 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Settings: session timeout requested %v, negotiated T = %v (server maxSessionTimeout); margin %v (default: max(0.2 s, T/10)); "+
 		"grace %v, so SIGTERM comes %v before the kill deadline (min(grace, T/4)); heartbeat every %v; tickTime %v. "+
 		"Deaths: %s.\n\n", st.Requested, st.T, st.Margin, st.Grace, st.Lead, st.Heartbeat, st.TickTime, death)
-	fmt.Fprintln(w, "| # | fault | episodes | cycles | violations | min margin ms: all / victim | victim dead before expiry, min ms | detection ms p50 / p99 / max | kill ms p50 / p99 / max | victims killed (needless) | others killed (needless) |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---|---|---:|---|---|---|---|")
+	fmt.Fprintln(w, "| # | fault | episodes | cycles | violations | min margin ms: all / victim | victim dead before expiry, min ms | detection ms p50 / p99 / max | kill ms p50 / p99 / max | victims killed (needless) | others killed (needless) | dead after the deadline / fenced |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---|---|---:|---|---|---|---|---|")
 	for _, row := range r.Rows {
 		eps := fmt.Sprint(row.Episodes)
 		if row.Failed > 0 {
 			eps += fmt.Sprintf(" (%d failed)", row.Failed)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s / %s | %s | %s | %s | %d (%d) | %d (%d) |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s / %s | %s | %s | %s | %d (%d) | %d (%d) | %s |\n",
 			row.Scenario, row.Name, eps, row.Cycles, row.violationsCell(), ms(row.MinMargin), ms(row.MinVictim), ms(row.MinExpiry),
-			lat(row.Detect), lat(row.Kill), row.Kills, row.Needless, row.Others, row.OthersNeed)
+			lat(row.Detect), lat(row.Kill), row.Kills, row.Needless, row.Others, row.OthersNeed, row.lateCell())
 	}
 	fmt.Fprintln(w)
+	fenced, late, maxLate, where := 0, 0, time.Duration(0), []string{}
+	for _, row := range r.Rows {
+		if row.Unsafe {
+			continue // zk-flock was frozen on purpose
+		}
+		fenced += row.Fenced
+		late += row.Late
+		if row.Late > 0 {
+			where = append(where, row.Scenario)
+			maxLate = max(maxLate, row.MaxLate)
+		}
+	}
+	if fenced > 0 {
+		fmt.Fprintf(w, "zk-flock killed %d holders because no server had answered for too long (outside scenario 7); ", fenced)
+		if late == 0 {
+			fmt.Fprintf(w, "every one of their trees was dead before its deadline (last answer + T − margin).\n\n")
+		} else {
+			fmt.Fprintf(w, "%d of their trees died after the deadline, by up to %s ms (scenarios %s): zk-flock itself ran late.\n\n",
+				late, ms(maxLate), strings.Join(where, ", "))
+		}
+	}
 	for _, row := range r.Rows {
 		if row.Unsafe && row.Rejected > 0 {
 			fmt.Fprintf(w, "Scenario %s: the toy resource rejected %d writes of the stale holder (lower token).\n\n", row.Scenario, row.Rejected)
@@ -359,16 +445,16 @@ func (r *Report) WriteText(w io.Writer) {
 	st := r.Settings
 	fmt.Fprintf(w, "T=%v (requested %v) margin=%v grace=%v lead=%v exact-deaths=%t cycles=%d duration=%s load=%s\n",
 		st.T, st.Requested, st.Margin, st.Grace, st.Lead, st.Exact, r.Cycles, r.Duration.Round(time.Second), r.loadSummary())
-	fmt.Fprintf(w, "%-4s %-42s %5s %6s %-22s %7s %7s %7s %-18s %-18s %-8s %-8s\n",
-		"#", "fault", "eps", "cycles", "violations", "margin", "victim", "expiry", "detect p50/p99/max", "kill p50/p99/max", "killed", "others")
+	fmt.Fprintf(w, "%-4s %-42s %5s %6s %-22s %7s %7s %7s %-18s %-18s %-8s %-8s %s\n",
+		"#", "fault", "eps", "cycles", "violations", "margin", "victim", "expiry", "detect p50/p99/max", "kill p50/p99/max", "killed", "others", "late/fenced (max)")
 	for _, row := range r.Rows {
 		eps := fmt.Sprint(row.Episodes)
 		if row.Failed > 0 {
 			eps += fmt.Sprintf("!%d", row.Failed)
 		}
-		fmt.Fprintf(w, "%-4s %-42s %5s %6d %-22s %7s %7s %7s %-18s %-18s %-8s %-8s\n",
+		fmt.Fprintf(w, "%-4s %-42s %5s %6d %-22s %7s %7s %7s %-18s %-18s %-8s %-8s %s\n",
 			row.Scenario, row.Name, eps, row.Cycles, row.violationsCell(), ms(row.MinMargin), ms(row.MinVictim), ms(row.MinExpiry),
-			lat(row.Detect), lat(row.Kill), fmt.Sprintf("%d(%d)", row.Kills, row.Needless), fmt.Sprintf("%d(%d)", row.Others, row.OthersNeed))
+			lat(row.Detect), lat(row.Kill), fmt.Sprintf("%d(%d)", row.Kills, row.Needless), fmt.Sprintf("%d(%d)", row.Others, row.OthersNeed), row.lateCell())
 	}
 	shown := 0
 	for _, v := range r.Violations {
