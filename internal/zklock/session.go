@@ -90,6 +90,8 @@ type Session struct {
 	connID       atomic.Int64          // session ID a server granted on the newest connection
 	negotiatedMs atomic.Int64          // shortest timeout any server negotiated
 	lastDialErr  atomic.Pointer[error] // why the newest connection failed
+	epoch        time.Time             // when Connect began (monotonic)
+	heard        atomic.Int64          // time after epoch of the newest byte from a server
 
 	mu     sync.Mutex
 	lastOK time.Time // send time of the newest request a server answered
@@ -169,6 +171,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 		connectTimeout = opts.SessionTimeout
 	}
 
+	s.epoch = time.Now()
 	conn, _, err := zk.Connect(opts.Servers, opts.SessionTimeout,
 		zk.WithDialer(s.dial),
 		zk.WithHostProvider(&hostList{}),
@@ -221,9 +224,33 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 		}
 	}
 
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.heartbeat()
+	go s.watchdog()
 	return s, nil
+}
+
+// watchdog gives the session up when no server has sent it anything for a
+// whole session timeout: the ensemble may have expired it meanwhile, and
+// the client library, which learns of an expiry only from a server, would
+// otherwise retry forever, leaving every request of ours hanging.
+func (s *Session) watchdog() {
+	defer s.wg.Done()
+	t := time.NewTicker(max(s.requested/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.lost:
+			return
+		case <-t.C:
+		}
+		heard := s.epoch.Add(time.Duration(s.heard.Load()))
+		if silence := time.Since(heard); silence > s.Timeout() {
+			s.fail(fmt.Errorf("%w: no ZooKeeper server has answered for %v (session timeout %v); it may have expired",
+				ErrSessionLost, silence.Round(time.Millisecond), s.Timeout()))
+			return
+		}
+	}
 }
 
 // dial wraps the configured dialer so that every new connection reports the
@@ -252,6 +279,9 @@ type sniffConn struct {
 
 func (c *sniffConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.s.heard.Store(int64(time.Since(c.s.epoch)))
+	}
 	if err != nil && c.got < len(c.hdr) {
 		// Closed before the connect response: a TLS server refusing our
 		// certificate, or a plain client on a TLS port. Say so if the

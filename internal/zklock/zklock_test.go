@@ -600,3 +600,27 @@ func TestResetReconnectsAtOnce(t *testing.T) {
 		t.Fatalf("reconnected %v after the reset, want well under the library's 1s pause", el)
 	}
 }
+
+// TestSilentEnsembleEndsTheSession: with every server silent, requests
+// must not hang forever (the library retries without end, learning of an
+// expiry only from a server): after a session timeout of silence the
+// session is given up, and an Acquire in progress fails with
+// ErrSessionLost.
+func TestSilentEnsembleEndsTheSession(t *testing.T) {
+	p, err := faultproxy.New(srv.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const T = 2 * time.Second
+	s := connect(t, []string{p.Addr()}, T)
+	p.Hold(faultproxy.Both)
+	start := time.Now()
+	_, err = s.Acquire(context.Background(), lockReq(uniqueRoot(t), "job"))
+	if !errors.Is(err, ErrSessionLost) {
+		t.Fatalf("Acquire against a silent ensemble: %v, want ErrSessionLost", err)
+	}
+	if el := time.Since(start); el < T-T/4 || el > 2*T {
+		t.Fatalf("gave up after %v, want about the %v session timeout", el, T)
+	}
+}
