@@ -51,8 +51,11 @@ func TestE2EBusy(t *testing.T) {
 			args = append(slices.Clone(args), "L", "touch "+marker)
 		}
 		r := e.run(args...)
-		if r.code != tc.want || r.dur >= time.Second {
-			t.Errorf("busy, %q: want exit %d at once (< 1 s), got %v", args, tc.want, r)
+		// At once: the holder holds until released, so anything well
+		// short of forever proves no waiting; 3 s leaves room for a
+		// race-built binary on a loaded machine.
+		if r.code != tc.want || r.dur >= 3*time.Second {
+			t.Errorf("busy, %q: want exit %d at once (< 3 s), got %v", args, tc.want, r)
 		}
 		checkQuiet(t, fmt.Sprintf("busy, %q", args), r)
 		if fileExists(marker) {
