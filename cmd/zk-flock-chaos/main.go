@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	worker := fs.String("worker", "", "worker binary (default: build ./internal/chaos/worker)")
 	quiet := fs.Bool("q", false, "no progress lines")
 	noProc := fs.Bool("no-proc-events", false, "time deaths by end of file only, even as root")
-	check := fs.String("check", "", "check again the history saved with -json in `file`, print its figures, run nothing")
+	check := fs.String("check", "", "check again the history saved with -json in `file` and print its figures (and, with -doc, write them); run nothing")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -138,7 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if *doc != "" && *check == "" {
+	if *doc != "" {
 		if err := writeDoc(*doc, rep); err != nil {
 			fmt.Fprintf(stderr, "zk-flock-chaos: %v\n", err)
 			return 2
