@@ -135,7 +135,7 @@ func Build(ctx context.Context, dir string) (zkflock, worker string, err error) 
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", b.out, b.pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", "", fmt.Errorf("go build %s: %w\n%s", b.pkg, err, out)
+			return "", "", fmt.Errorf("go build %s (run inside the zk-flock module, or give the binaries): %w\n%s", b.pkg, err, out)
 		}
 	}
 	return zkflock, worker, nil
