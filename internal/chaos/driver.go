@@ -151,9 +151,15 @@ func (e *Env) Group(name string) *Group {
 // RunScenario runs n episodes of sc on group g, one after another.
 func (e *Env) RunScenario(ctx context.Context, sc Scenario, g *Group, n int) Phase {
 	ph := Phase{Scenario: sc.ID, Name: sc.Name, From: wire.Now()}
-	for i := 0; i < n && ctx.Err() == nil; i++ {
+	for i, retries := 0, 0; i < n && ctx.Err() == nil; i++ {
 		ep := e.RunEpisode(ctx, sc, g)
 		e.logf("  %s %-40s episode %d: victim %s interval %d%s", sc.ID, sc.Name, ep.ID, ep.Client, ep.Victim, errSuffix(ep.Err))
+		if ep.Err != "" && ep.Start == 0 && retries < 2 {
+			// The fault could not even be injected (the victim was
+			// between connections, say): try another holder.
+			retries++
+			i--
+		}
 	}
 	ph.To = wire.Now()
 	return ph
