@@ -103,6 +103,7 @@ type Env struct {
 	Clients []*Client
 	clock   int64 // CLOCK_REALTIME − CLOCK_MONOTONIC, ns
 	T       time.Duration
+	holds   map[string][2]time.Duration // group → an ordinary holder's hold time range
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -173,9 +174,13 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 			e.procs, err = nil, nil
 		}
 	}
+	// What the hub's goroutines read is built before the hub: they learn of
+	// workers through other processes, which the race detector cannot see.
 	slots := map[string]int{}
+	e.holds = map[string][2]time.Duration{}
 	for _, g := range opts.Groups {
 		slots["/"+AppID+"/"+g.Name] = max(g.Slots, 1)
+		e.holds["/"+AppID+"/"+g.Name] = [2]time.Duration{g.HoldMin, g.HoldMax}
 	}
 	e.hist = NewHistory(e.procs, e.plan)
 	if e.hub, err = NewHub(e.dir, e.hist, func(group string) int { return slots[group] }); err != nil {
@@ -246,10 +251,8 @@ func (e *Env) writeConfig(path string, hosts []string) error {
 // plan is what an ordinary holder does: hold for a random time and write
 // to the toy resource.
 func (e *Env) plan(group string) wire.Plan {
-	for _, g := range e.Groups {
-		if g.Path == group {
-			return wire.Plan{HoldMs: e.randDuration(g.HoldMin, g.HoldMax).Milliseconds(), WriteMs: 10}
-		}
+	if h, ok := e.holds[group]; ok {
+		return wire.Plan{HoldMs: e.randDuration(h[0], h[1]).Milliseconds(), WriteMs: 10}
 	}
 	return wire.Plan{HoldMs: 20, WriteMs: 10}
 }
@@ -287,7 +290,7 @@ func (e *Env) Stop() {
 			// what a broken run left, by pid and by group.
 			_ = unix.Kill(-iv.Pid, syscall.SIGKILL)
 			_ = unix.Kill(iv.Pid, syscall.SIGKILL)
-			for _, k := range iv.Kids {
+			for _, k := range iv.kidsCopy(e.hist) {
 				_ = unix.Kill(k, syscall.SIGKILL)
 			}
 		}
