@@ -86,12 +86,13 @@ type Session struct {
 
 	rootChecked atomic.Bool // noteRootACL has run
 
-	id           atomic.Int64          // our session ID, set once on first connect
-	connID       atomic.Int64          // session ID a server granted on the newest connection
-	negotiatedMs atomic.Int64          // shortest timeout any server negotiated
-	lastDialErr  atomic.Pointer[error] // why the newest connection failed
-	epoch        time.Time             // when Connect began (monotonic)
-	heard        atomic.Int64          // time after epoch of the newest byte from a server
+	id           atomic.Int64              // our session ID, set once on first connect
+	connID       atomic.Int64              // session ID a server granted on the newest connection
+	negotiatedMs atomic.Int64              // shortest timeout any server negotiated
+	lastDialErr  atomic.Pointer[error]     // why the newest connection failed
+	epoch        time.Time                 // when Connect began (monotonic)
+	heard        atomic.Int64              // time after epoch of the newest byte from a server
+	current      atomic.Pointer[sniffConn] // the newest connection
 
 	mu     sync.Mutex
 	lastOK time.Time // send time of the newest request a server answered
@@ -158,9 +159,6 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 	}
 	if opts.TLS != nil {
 		s.dialer = tlsDialer(opts.TLS, s.dialer)
-	}
-	if s.beat <= 0 {
-		s.beat = s.requested / 10
 	}
 	var clientLog Printfer = discardPrintf{}
 	if opts.ClientLogger != nil {
@@ -236,19 +234,35 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 // otherwise retry forever, leaving every request of ours hanging.
 func (s *Session) watchdog() {
 	defer s.wg.Done()
-	t := time.NewTicker(max(s.requested/4, 10*time.Millisecond))
+	t := time.NewTimer(s.interval())
 	defer t.Stop()
+	var dropped *sniffConn
 	for {
 		select {
 		case <-s.lost:
 			return
 		case <-t.C:
 		}
+		t.Reset(s.interval())
 		heard := s.epoch.Add(time.Duration(s.heard.Load()))
-		if silence := time.Since(heard); silence > s.Timeout() {
+		silence := time.Since(heard)
+		if silence > s.Timeout() {
 			s.fail(fmt.Errorf("%w: no ZooKeeper server has answered for %v (session timeout %v); it may have expired",
 				ErrSessionLost, silence.Round(time.Millisecond), s.Timeout()))
 			return
+		}
+		// While a lease is held, heartbeats are answered every tenth of
+		// T: a third of T without a byte means this server is frozen or
+		// cut off. The client library would wait two thirds of T before
+		// trying another server, too late for the lease, which gives up
+		// at about 0.65 T; so drop the connection now, once.
+		s.mu.Lock()
+		holding := s.probe != nil
+		s.mu.Unlock()
+		if c := s.current.Load(); holding && silence > s.Timeout()/3 && c != nil && c != dropped {
+			dropped = c
+			s.log.Warn("ZooKeeper server silent; reconnecting to another", "server", c.RemoteAddr().String(), "silence", silence.Round(time.Millisecond))
+			c.Conn.Close()
 		}
 	}
 }
@@ -261,7 +275,9 @@ func (s *Session) dial(network, addr string, timeout time.Duration) (net.Conn, e
 		s.lastDialErr.Store(&err)
 		return nil, err
 	}
-	return &sniffConn{Conn: c, s: s}, nil
+	sc := &sniffConn{Conn: c, s: s}
+	s.current.Store(sc)
+	return sc, nil
 }
 
 // sniffConn reads the connect response, the first frame a server sends on a
@@ -454,12 +470,22 @@ func (s *Session) observe(t0 time.Time, err error) {
 	s.mu.Unlock()
 }
 
+// interval is the heartbeat's: as configured, else a tenth of the session
+// timeout the servers granted (not the one requested, which may be many
+// times longer).
+func (s *Session) interval() time.Duration {
+	if s.beat > 0 {
+		return s.beat
+	}
+	return max(s.Timeout()/10, time.Millisecond)
+}
+
 // heartbeat keeps LastOK fresh while a lease is held: one request in
-// flight at a time, every s.beat, checking that the lease's node is still
+// flight at a time, every interval, checking that the lease's node is still
 // there and still ours.
 func (s *Session) heartbeat() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.beat)
+	t := time.NewTimer(s.interval())
 	defer t.Stop()
 	for {
 		select {
@@ -467,6 +493,7 @@ func (s *Session) heartbeat() {
 			return
 		case <-t.C:
 		}
+		t.Reset(s.interval())
 		s.mu.Lock()
 		p := s.probe
 		s.mu.Unlock()

@@ -624,3 +624,61 @@ func TestSilentEnsembleEndsTheSession(t *testing.T) {
 		t.Fatalf("gave up after %v, want about the %v session timeout", el, T)
 	}
 }
+
+// TestFrozenServerIsLeftInTime: when the server a holder is connected to
+// goes silent, the session moves to another server before the lease gives
+// up (the client library alone would wait two thirds of T, too long).
+func TestFrozenServerIsLeftInTime(t *testing.T) {
+	var proxies []*faultproxy.Proxy
+	for i := 0; i < 2; i++ { // two routes to the one server stand in for two servers
+		p, err := faultproxy.New(srv.Addrs()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		proxies = append(proxies, p)
+	}
+	const T = 3 * time.Second
+	s := connect(t, []string{proxies[0].Addr(), proxies[1].Addr()}, T)
+	req := lockReq(uniqueRoot(t), "job")
+	req.Margin, req.Lead = 300*time.Millisecond, 750*time.Millisecond
+	l, err := s.Acquire(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen := proxies[0]
+	if proxies[1].Active() > 0 {
+		frozen = proxies[1]
+	}
+	frozen.Hold(faultproxy.Both)
+	time.Sleep(3 * T / 2)
+	select {
+	case <-l.Done():
+		t.Fatalf("lease lost although another route was up: %v", l.Err())
+	default:
+	}
+	if age := time.Since(s.LastOK()); age > T/3 {
+		t.Fatalf("no answer for %v: the session did not move", age)
+	}
+}
+
+// TestHeartbeatFollowsGrantedTimeout: asking for far more than the server
+// grants must not make heartbeats too rare to keep the lease.
+func TestHeartbeatFollowsGrantedTimeout(t *testing.T) {
+	s := connect(t, srv.Addrs(), 60*time.Second) // the server grants 4 s
+	req := lockReq(uniqueRoot(t), "job")
+	req.Margin, req.Lead = 400*time.Millisecond, time.Second
+	l, err := s.Acquire(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	select {
+	case <-l.Done():
+		t.Fatalf("lease lost with no fault: %v", l.Err())
+	default:
+	}
+	if age := time.Since(s.LastOK()); age > time.Second {
+		t.Fatalf("last answer %v ago; heartbeats every 6 s (a tenth of the requested 60 s)?", age)
+	}
+}
