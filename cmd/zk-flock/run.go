@@ -292,8 +292,11 @@ func (j *job) sessionOptions() zklock.Options {
 // period that must fit before the kill deadline) for session timeout t.
 func (j *job) fence(t time.Duration) (margin, lead time.Duration, err error) {
 	margin = j.cfg.Margin
-	if margin == 0 {
+	switch {
+	case margin == 0:
 		margin = max(defaultMinMargin, t/10)
+	case margin < minMargin: // from the config file; the flag is checked when parsed
+		return 0, 0, fmt.Errorf("margin %v: below %v is unsafe (the command could outlive the lock)", margin, minMargin)
 	}
 	if margin > t/2 {
 		return 0, 0, fmt.Errorf("margin %v is more than half the %v ZooKeeper session timeout: the command would be killed at every hiccup", margin, t)
