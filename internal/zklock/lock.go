@@ -402,15 +402,9 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte) (*
 			_, err := s.conn.Create(p, data, zk.FlagEphemeral, s.acl)
 			return err
 		})
-		var err error
-		select {
-		case err = <-done:
-		case <-ctx.Done():
-			s.cleanupAfter(done, p)
-			return nil, nil, ctx.Err()
-		case <-s.lost:
-			// The node, if any was made, dies with the session.
-			return nil, nil, s.Err()
+		ended, err := s.await(ctx, done, func() { s.cleanupAfter(done, p) })
+		if ended {
+			return nil, nil, err
 		}
 		switch {
 		case errors.Is(err, zk.ErrNoNode):
@@ -471,14 +465,9 @@ func (s *Session) resolve(ctx context.Context, p string, sync, watch bool) (*zk.
 			}
 			return err
 		})
-		var err error
-		select {
-		case err = <-done:
-		case <-ctx.Done():
-			s.cleanupAfter(done, p)
-			return nil, nil, ctx.Err()
-		case <-s.lost:
-			return nil, nil, s.Err()
+		ended, err := s.await(ctx, done, func() { s.cleanupAfter(done, p) })
+		if ended {
+			return nil, nil, err
 		}
 		switch {
 		case err == nil:
@@ -513,6 +502,23 @@ func (s *Session) ensurePath(ctx context.Context, root string) error {
 		}
 	}
 	return nil
+}
+
+// await waits for the request behind done and returns its error. If ctx
+// ends first, it calls abandon (which must clean up after the request in
+// the background) and returns ctx's error; if the session is lost first,
+// its error: whatever the request made dies with the session. ended says
+// whether the error is the wait's (true) or the request's own (false).
+func (s *Session) await(ctx context.Context, done <-chan error, abandon func()) (ended bool, err error) {
+	select {
+	case err := <-done:
+		return false, err
+	case <-ctx.Done():
+		abandon()
+		return true, ctx.Err()
+	case <-s.lost:
+		return true, s.Err()
+	}
 }
 
 // cleanupAfter deletes p, in the background, if the request behind done

@@ -142,14 +142,9 @@ func (s *Session) enqueue(ctx context.Context, root, dir string, data []byte) (s
 			created, err = s.conn.Create(path.Join(dir, prefix), data, zk.FlagEphemeralSequential, s.acl)
 			return err
 		})
-		var err error
-		select {
-		case err = <-done:
-		case <-ctx.Done():
-			s.cleanupQueued(done, dir, prefix)
-			return "", ctx.Err()
-		case <-s.lost:
-			return "", s.Err()
+		ended, err := s.await(ctx, done, func() { s.cleanupQueued(done, dir, prefix) })
+		if ended {
+			return "", err
 		}
 		switch {
 		case err == nil:
