@@ -296,7 +296,7 @@ func writeReport(path string, r *results) error {
 	p("- Medians and p99 (nearest rank: with 100 samples or fewer it is the largest). Compared commands are interleaved, never run as all of A then all of B, so that noise from other jobs hits them alike.")
 	p("- The handoff rounds of every waiter count are interleaved too, in passes; the counts with a single round (the largest) run in the last pass.")
 	p("- Requests are counted by the server (mntr `zk_packets_received`), which counts every packet a client sends: requests, pings, and the connect request. Four-letter words are not counted.")
-	p("- All waiters run on this one host, so whatever zk-flock does per release or per start in proportion to the number of processes on the host (it scans /proc) grows with the number of waiters here; on a fleet each host has one waiter.")
+	p("- All waiters run on this one host, so whatever per-release or per-start cost grows with the number of processes on a host (the CPU they share; zk-flock scans /proc only when its command left processes behind) grows with the number of waiters here; on a fleet each host has one waiter.")
 	p("- Requests per handoff: with one waiter, no queued waiter moves up to the head of the queue; with more, every handoff includes that, so the requests target compares %d waiters with the fewest waiters above one.", herdTarget)
 	p("- The bench never compares a figure with one from another run.")
 	return os.WriteFile(path, []byte(b.String()), 0o644)
