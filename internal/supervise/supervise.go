@@ -290,7 +290,7 @@ func (c *Child) forkAndReap(path string, argv []string, attr *syscall.ProcAttr, 
 		return
 	}
 	c.pid = pid
-	c.log = c.log.With("pid", pid)
+	c.log = c.log.With("child_pid", pid)
 	res <- forkResult{pid: pid} // after this, Start and the monitor read c.pid and c.log
 
 	// Wait without reaping, so that Signal, which holds mu, never sends a

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2EStatusAndList: --status and --list read who holds a lock while it
+// runs, in text and JSON, with the documented exit statuses; an unknown
+// lock is free.
+func TestE2EStatusAndList(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	zc := e.checker()
+	release := e.path("release")
+	holder := e.start("nightly", "sh -c "+sq(waitRelease(release)))
+	sem := e.start("-n", "2", "sem", "sh -c "+sq(waitRelease(release)))
+	waitNode(t, zc, e.node("nightly"))
+	waitNode(t, zc, e.node("sem_0"))
+	waiter := e.start("-w", "30", "nightly", "true")
+	waitFor(t, 10*time.Second, "the waiter to queue", func() bool {
+		return len(children(t, zc, e.root+"/.zk-flock-queues/nightly")) == 1
+	})
+
+	r := e.run("--status", "nightly")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != ExitHeld || len(lines) != 2 || r.stderr != "" {
+		t.Fatalf("--status of a held lock: want exit 0 and a header and one row, got %v", r)
+	}
+	for _, want := range []string{e.node("nightly"), "held", strconv.Itoa(holder.pid()), "sh -c"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("--status row %q lacks %q", lines[1], want)
+		}
+	}
+
+	r = e.run("--status", "nightly", "--json")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || r.code != ExitHeld || len(rows) != 1 {
+		t.Fatalf("--status --json: %v (%v)", r, err)
+	}
+	h, _ := rows[0]["holder"].(map[string]any)
+	_, stat := get(t, zc, e.node("nightly"))
+	if rows[0]["state"] != "held" || rows[0]["client"] != "zk-flock" || h == nil ||
+		h["pid"] != float64(holder.pid()) || rows[0]["token"] != float64(stat.Czxid) ||
+		rows[0]["session"] != "0x"+strconv.FormatInt(stat.EphemeralOwner, 16) || rows[0]["waiting"] != float64(1) {
+		t.Errorf("--status --json row: %v (node czxid %d, owner %#x)", rows[0], stat.Czxid, stat.EphemeralOwner)
+	}
+
+	r = e.run("--status", "-n", "2", "sem", "--json")
+	rows = nil
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || r.code != ExitHeld || len(rows) != 2 {
+		t.Fatalf("--status -n 2 --json: %v (%v)", r, err)
+	}
+	if rows[0]["state"] != "held" || rows[0]["slot"] != float64(0) || rows[1]["state"] != "free" || rows[1]["slot"] != float64(1) {
+		t.Errorf("semaphore slots: %v", rows)
+	}
+	if h, _ := rows[0]["holder"].(map[string]any); h == nil || h["pid"] != float64(sem.pid()) {
+		t.Errorf("slot 0's holder: %v, want pid %d", rows[0]["holder"], sem.pid())
+	}
+
+	if r := e.run("--status", "no-such-lock"); r.code != ExitFree || !strings.Contains(r.stdout, "free") || r.stderr != "" {
+		t.Errorf("--status of an unknown lock: want exit 1 (free), got %v", r)
+	}
+
+	r = e.run("--list")
+	if r.code != ExitOK || !strings.Contains(r.stdout, e.node("nightly")) || !strings.Contains(r.stdout, e.node("sem_0")) ||
+		strings.Contains(r.stdout, ".zk-flock-queues") {
+		t.Errorf("--list: want both held locks and no queue directory, got %v", r)
+	}
+
+	touch(t, release)
+	for _, p := range []*proc{holder, sem, waiter} {
+		if r := p.waitTimeout(15 * time.Second); r.code != 0 {
+			t.Errorf("a contender: %v", r)
+		}
+	}
+	if r := e.run("--status", "nightly"); r.code != ExitFree {
+		t.Errorf("--status after the holders left: want exit 1 (free), got %v", r)
+	}
+	if r := e.run("-c", "/nonexistent/flock.json", "--status", "nightly"); r.code != ExitConfig || len(r.stderrLines()) != 1 {
+		t.Errorf("--status with a missing config: want exit 78 and one line, got %v", r)
+	}
+}
+
+// TestE2EStatusUnreachable: --status against no ZooKeeper is one line and
+// exit 69.
+func TestE2EStatusUnreachable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(cfg map[string]any) {
+		cfg["host"] = []string{"127.0.0.1:1"}
+		cfg["timeout"] = 1
+	})
+	r := e.run("--status", "nightly")
+	if r.code != ExitUnavailable || len(r.stderrLines()) != 1 || r.stdout != "" {
+		t.Errorf("--status, ZooKeeper unreachable: want exit 69, one line, no stdout; got %v", r)
+	}
+}
+
+// TestE2EMaxRuntime: a command still running at --max-runtime (or the
+// config's max_runtime) is stopped, SIGTERM then SIGKILL after the grace
+// period, and zk-flock exits 124; the lock is released.
+func TestE2EMaxRuntime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	zc := e.checker()
+	r := e.run("--max-runtime", "0.5", "L", "sleep 30")
+	if r.code != ExitTimeout || r.dur < 500*time.Millisecond || r.dur > 5*time.Second {
+		t.Errorf("--max-runtime 0.5 with sleep 30: want exit 124 after about 0.5 s, got %v", r)
+	}
+	if exists(t, zc, e.node("L")) {
+		t.Errorf("lock node left after --max-runtime")
+	}
+
+	// A command that ignores SIGTERM is killed after the grace period.
+	pidfile := e.path("pid")
+	r = e.run("--max-runtime", "0.3", "--grace", "0.5", "L",
+		"sh -c "+sq("trap '' TERM; echo $$ > "+pidfile+"; while :; do sleep 0.05; done"))
+	if r.code != ExitTimeout || r.dur < 800*time.Millisecond || r.dur > 5*time.Second {
+		t.Errorf("stubborn command, --max-runtime 0.3 --grace 0.5: want exit 124 after about 0.8 s, got %v", r)
+	}
+	if pid := readPid(t, pidfile); alive(pid) {
+		killLeftover(t, pid)
+		t.Errorf("the stubborn command %d survived --max-runtime", pid)
+	}
+
+	// A command that ends in time keeps its own status; the config key
+	// works as the flag does.
+	e2 := newEnv(t, func(cfg map[string]any) { cfg["max_runtime"] = 0.4 })
+	if r := e2.run("L", "sh -c 'exit 3'"); r.code != 3 {
+		t.Errorf("a quick command under max_runtime: want its status 3, got %v", r)
+	}
+	if r := e2.run("L", "sleep 30"); r.code != ExitTimeout {
+		t.Errorf("config max_runtime 0.4: want exit 124, got %v", r)
+	}
+	if r := e.run("--max-runtime", "soon", "L", "true"); r.code != ExitUsage || len(r.stderrLines()) != 1 {
+		t.Errorf("--max-runtime soon: want exit 64 and one line, got %v", r)
+	}
+}
+
+var promLine = regexp.MustCompile(`^zk_flock_[a-z_]+\{lock="L"(,outcome="[a-z]+")?\} [-0-9.e+]+$`)
+
+// TestE2EMetricsFile: --metrics-file writes the run's outcome and figures
+// in the Prometheus text format, for each outcome; an unwritable path is a
+// warning and the job's status is unchanged.
+func TestE2EMetricsFile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	zc := e.checker()
+	prom := e.path("job.prom")
+	metrics := func() map[string]string {
+		t.Helper()
+		m := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(readFile(prom)), "\n") {
+			if strings.HasPrefix(line, "#") {
+				continue
+			}
+			if !promLine.MatchString(line) {
+				t.Errorf("metrics line %q is not Prometheus text for lock L", line)
+				continue
+			}
+			i := strings.LastIndexByte(line, ' ')
+			m[line[:i]] = line[i+1:]
+		}
+		return m
+	}
+	outcome := func(m map[string]string) string {
+		for k, v := range m {
+			if strings.HasPrefix(k, "zk_flock_last_outcome{") && v == "1" {
+				return k[strings.Index(k, `outcome="`)+9 : len(k)-2]
+			}
+		}
+		return ""
+	}
+
+	before := time.Now()
+	if r := e.run("--metrics-file", prom, "L", "sh -c 'sleep 0.3; exit 3'"); r.code != 3 {
+		t.Fatalf("run: %v", r)
+	}
+	m := metrics()
+	if outcome(m) != "ran" || m[`zk_flock_last_exit_status{lock="L"}`] != "3" {
+		t.Errorf("after a run that exited 3: %v", m)
+	}
+	if d, _ := strconv.ParseFloat(m[`zk_flock_last_run_duration_seconds{lock="L"}`], 64); d < 0.3 || d > 5 {
+		t.Errorf("run duration %v, want about 0.3 s", d)
+	}
+	if ts, _ := strconv.ParseFloat(m[`zk_flock_last_run_timestamp_seconds{lock="L"}`], 64); ts < float64(before.Unix()) || ts > float64(time.Now().Unix()+1) {
+		t.Errorf("last run timestamp %v, want now", ts)
+	}
+	if n := strings.Count(readFile(prom), "zk_flock_last_outcome{"); n != 5 {
+		t.Errorf("%d outcome series, want all 5 (1 for this run's, 0 for the others)", n)
+	}
+
+	release := e.path("release")
+	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
+	waitNode(t, zc, e.node("L"))
+	if r := e.run("--metrics-file", prom, "-x", "9", "L", "true"); r.code != 9 || outcome(metrics()) != "busy" {
+		t.Errorf("busy: %v, metrics %v", r, metrics())
+	}
+	if r := e.run("--metrics-file", prom, "-w", "0.3", "L", "true"); r.code != 0 {
+		t.Errorf("busy after -w 0.3: %v", r)
+	} else if w, _ := strconv.ParseFloat(metrics()[`zk_flock_last_wait_seconds{lock="L"}`], 64); w < 0.3 {
+		t.Errorf("wait %v s, want at least the 0.3 s waited", w)
+	}
+	touch(t, release)
+	holder.waitTimeout(10 * time.Second)
+
+	if r := e.run("--metrics-file", prom, "--max-runtime", "0.2", "L", "sleep 30"); r.code != ExitTimeout || outcome(metrics()) != "timeout" {
+		t.Errorf("timeout: %v, metrics %v", r, metrics())
+	}
+
+	// Written atomically: no temporary file is left next to it.
+	entries, _ := os.ReadDir(filepath.Dir(prom))
+	for _, de := range entries {
+		if strings.HasPrefix(de.Name(), "job.prom") && de.Name() != "job.prom" {
+			t.Errorf("left behind next to the metrics file: %s", de.Name())
+		}
+	}
+
+	r := e.run("--metrics-file", "/nonexistent/dir/job.prom", "L", "sh -c 'exit 4'")
+	if r.code != 4 || len(r.stderrLines()) != 1 || !strings.Contains(r.stderr, "warning") {
+		t.Errorf("unwritable metrics path: want the job's status 4 and one warning line, got %v", r)
+	}
+	e3 := newEnv(t, func(cfg map[string]any) { cfg["metrics_file"] = e.path("from-config.prom") })
+	if r := e3.run("L", "true"); r.code != 0 || !strings.Contains(readFile(e.path("from-config.prom")), `outcome="ran"} 1`) {
+		t.Errorf("config metrics_file: %v, file %q", r, readFile(e.path("from-config.prom")))
+	}
+}
+
+// TestE2EJSONLog: logger.format "json" writes one JSON object per line,
+// with durations as strings, and logger.path "stderr" logs to stderr.
+func TestE2EJSONLog(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(cfg map[string]any) {
+		cfg["logger"] = map[string]any{"path": "stderr", "level": "DEBUG", "format": "json"}
+	})
+	r := e.run("L", "echo hi")
+	if r.code != 0 || r.stdout != "hi\n" {
+		t.Fatalf("run with JSON logs on stderr: %v", r)
+	}
+	var sawAcquired bool
+	for _, line := range r.stderrLines() {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		if m["msg"] == "lock acquired" {
+			sawAcquired = true
+			if _, ok := m["timeout"].(string); !ok {
+				t.Errorf("duration logged as %T (%v), want a string", m["timeout"], m["timeout"])
+			}
+		}
+		if strings.Count(line, `"pid":`) > 1 {
+			t.Errorf("two pid keys in %q", line)
+		}
+	}
+	if !sawAcquired {
+		t.Errorf("no 'lock acquired' record in:\n%s", r.stderr)
+	}
+}
