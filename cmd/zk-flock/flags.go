@@ -69,7 +69,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.SetOutput(io.Discard) // errors are reported by run, in one line
 	fs.StringVarP(&o.confPath, "confpath", "c", defaultConfPath, "configuration `file`")
 	fs.BoolVarP(&o.daemonize, "daemonize", "d", false, "detach and run in the background; exits 0 at once")
-	fs.Float64VarP(&o.maxLA, "maxla", "m", -1, "do not run when the 1-minute load average is above `LOAD` (negative: no limit; default from the config, else -1)")
+	fs.Float64VarP(&o.maxLA, "maxla", "m", -1, "do not run when the 1-minute load average is above `LOAD` (negative: no limit; overrides the config's maxla)")
 	fs.BoolVarP(&o.sleep, "sleep", "s", false, "before trying the lock, sleep as many seconds as the 1-minute load average")
 	fs.VarP(secondsValue{&o.wait}, "wait", "w", "wait up to `SECONDS` for a busy lock (fractions allowed) instead of giving up at once")
 	fs.IntVarP(&o.exitCode, "exitcode", "x", 0, "exit `STATUS` (0-255) when the lock is busy")
@@ -79,7 +79,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	o.pdeathsig = syscall.SIGTERM
 	fs.VarP(signalValue{&o.pdeathsig}, "pdeathsig", "p", "`SIGNAL` (number or name) the command gets if zk-flock dies")
 	o.grace = defaultGrace
-	fs.Var(secondsValue{&o.grace}, "grace", "`SECONDS` between SIGTERM and SIGKILL when the command is stopped (default from the config, else 5)")
+	fs.Var(secondsValue{&o.grace}, "grace", "`SECONDS` between SIGTERM and SIGKILL when the command is stopped (overrides the config's grace)")
 	fs.Var(secondsValue{&o.margin}, "margin", "the command is dead at least `SECONDS` before the ZooKeeper session could expire (default from the config, else a tenth of the session timeout, at least 0.2)")
 	fs.Var(secondsValue{&o.maxRun}, "max-runtime", "stop the command (SIGTERM, grace, SIGKILL) after `SECONDS` and exit 124 (default from the config, else no limit)")
 	fs.StringVar(&o.metrics, "metrics-file", "", "on exit, write Prometheus metrics to `FILE` (node_exporter textfile collector; default from the config)")
