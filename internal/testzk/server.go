@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -259,7 +260,44 @@ func (s *Server) pauseResume(sig syscall.Signal, paused bool) error {
 		return err
 	}
 	s.paused = paused
-	return nil
+	// A signal takes effect asynchronously: without this wait, a request
+	// sent right after Pause could still be served.
+	return waitThreadsStopped(s.p.proc.Pid, paused)
+}
+
+// waitThreadsStopped waits, up to a few seconds, until every thread of pid
+// is stopped (state T), or, with stopped false, until none is.
+func waitThreadsStopped(pid int, stopped bool) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(tasks) == 0 {
+			return nil // gone: nothing left to wait for
+		}
+		done := true
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue // the thread ended
+			}
+			// The state follows the command name in parentheses.
+			i := strings.LastIndexByte(string(b), ')')
+			if i < 0 || i+2 >= len(b) {
+				continue
+			}
+			if st := b[i+2]; (st == 'T' || st == 't') != stopped && st != 'Z' && st != 'X' {
+				done = false
+				break
+			}
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d: threads not %s after 5s", pid, map[bool]string{true: "stopped", false: "running"}[stopped])
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // Paused reports whether the server was paused and not resumed since.
