@@ -52,6 +52,18 @@ func raw(t *testing.T) *zk.Conn {
 	return c
 }
 
+// newProxy returns a fault proxy to the test server, closed at the end of
+// the test.
+func newProxy(t *testing.T) *faultproxy.Proxy {
+	t.Helper()
+	p, err := faultproxy.New(srv.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
 func lockReq(root, name string) Request {
 	return Request{Root: root, Name: name, Data: []byte(`{"host":"test"}`), Margin: 100 * time.Millisecond, Lead: 100 * time.Millisecond}
 }
@@ -376,11 +388,7 @@ func TestUnreachable(t *testing.T) {
 // KillBy that passes before another session can take the lock.
 func TestPartitionFencesBeforeExpiry(t *testing.T) {
 	root := uniqueRoot(t)
-	p, err := faultproxy.New(srv.Addrs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProxy(t)
 	const T = 2 * time.Second
 	a := connect(t, []string{p.Addr()}, T)
 	req := lockReq(root, "job")
@@ -433,11 +441,7 @@ func TestPartitionFencesBeforeExpiry(t *testing.T) {
 // must not cost the holder its lock.
 func TestShortPartitionKeepsLease(t *testing.T) {
 	root := uniqueRoot(t)
-	p, err := faultproxy.New(srv.Addrs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProxy(t)
 	const T = 4 * time.Second
 	a := connect(t, []string{p.Addr()}, T)
 	la, err := a.Acquire(context.Background(), lockReq(root, "job"))
@@ -488,11 +492,7 @@ func TestCancelledAcquireLeavesNothing(t *testing.T) {
 // it made (ours, same session) rather than fail or leave it behind.
 func TestCreateAnswerLost(t *testing.T) {
 	root := uniqueRoot(t)
-	p, err := faultproxy.New(srv.Addrs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProxy(t)
 	const T = 2 * time.Second
 	s := connect(t, []string{p.Addr()}, T)
 	c := raw(t)
@@ -577,11 +577,7 @@ func TestHostListPausesOnlyAfterAFullRound(t *testing.T) {
 // TestResetReconnectsAtOnce: a reset connection to a lone server is
 // re-established within a fraction of a second, not after a pause.
 func TestResetReconnectsAtOnce(t *testing.T) {
-	p, err := faultproxy.New(srv.Addrs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProxy(t)
 	s := connect(t, []string{p.Addr()}, 4*time.Second)
 	root := uniqueRoot(t)
 	if _, err := s.Acquire(context.Background(), lockReq(root, "job")); err != nil {
@@ -590,7 +586,7 @@ func TestResetReconnectsAtOnce(t *testing.T) {
 	p.Reset()
 	start := time.Now()
 	deadline := start.Add(2 * time.Second)
-	for time.Since(s.LastOK()) > 0 && s.LastOK().Before(start) {
+	for s.LastOK().Before(start) {
 		if time.Now().After(deadline) {
 			t.Fatal("no answer within 2s of a connection reset")
 		}
@@ -607,16 +603,12 @@ func TestResetReconnectsAtOnce(t *testing.T) {
 // session is given up, and an Acquire in progress fails with
 // ErrSessionLost.
 func TestSilentEnsembleEndsTheSession(t *testing.T) {
-	p, err := faultproxy.New(srv.Addrs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProxy(t)
 	const T = 2 * time.Second
 	s := connect(t, []string{p.Addr()}, T)
 	p.Hold(faultproxy.Both)
 	start := time.Now()
-	_, err = s.Acquire(context.Background(), lockReq(uniqueRoot(t), "job"))
+	_, err := s.Acquire(context.Background(), lockReq(uniqueRoot(t), "job"))
 	if !errors.Is(err, ErrSessionLost) {
 		t.Fatalf("Acquire against a silent ensemble: %v, want ErrSessionLost", err)
 	}
@@ -631,11 +623,7 @@ func TestSilentEnsembleEndsTheSession(t *testing.T) {
 func TestFrozenServerIsLeftInTime(t *testing.T) {
 	var proxies []*faultproxy.Proxy
 	for i := 0; i < 2; i++ { // two routes to the one server stand in for two servers
-		p, err := faultproxy.New(srv.Addrs()[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
+		p := newProxy(t)
 		proxies = append(proxies, p)
 	}
 	const T = 3 * time.Second
