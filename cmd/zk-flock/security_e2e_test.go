@@ -201,17 +201,8 @@ type tlsZK struct {
 
 func startTLSZK(t *testing.T) *tlsZK {
 	t.Helper()
-	files, err := testzk.NewTLSFiles(t.TempDir(), "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := testzk.New(t, testzk.Options{
-		ExtraPorts: 1,
-		ExtraConfig: func(_ int, p testzk.Ports) []string {
-			return files.ServerConfig(p.Extra[0], "need")
-		},
-	})
-	return &tlsZK{files: files, port: strconv.Itoa(c.Servers()[0].Ports().Extra[0])}
+	_, files, port := testzk.NewTLS(t, "need")
+	return &tlsZK{files: files, port: strconv.Itoa(port)}
 }
 
 // TestE2ETLS: zk-flock against a real ZooKeeper serving mutual TLS, with

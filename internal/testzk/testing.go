@@ -49,3 +49,24 @@ func Main(m *testing.M, opts Options, set func(*Cluster)) int {
 	}
 	return code
 }
+
+// NewTLS starts, for one test as New does, a standalone server that also
+// serves TLS on a secure client port, with certificates made in a
+// temporary directory for "localhost"; clientAuth is ZooKeeper's
+// ssl.clientAuth ("need", "want" or "none"). It returns the server, the
+// certificate files and the secure port.
+func NewTLS(t testing.TB, clientAuth string) (*Server, *TLSFiles, int) {
+	t.Helper()
+	files, err := NewTLSFiles(t.TempDir(), "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(t, Options{
+		ExtraPorts: 1,
+		ExtraConfig: func(_ int, p Ports) []string {
+			return files.ServerConfig(p.Extra[0], clientAuth)
+		},
+	})
+	s := c.Servers()[0]
+	return s, files, s.Ports().Extra[0]
+}

@@ -27,18 +27,8 @@ type tlsServer struct {
 // ZooKeeper's ssl.clientAuth.
 func startTLSServer(t *testing.T, clientAuth string) *tlsServer {
 	t.Helper()
-	files, err := testzk.NewTLSFiles(t.TempDir(), "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := testzk.New(t, testzk.Options{
-		ExtraPorts: 1,
-		ExtraConfig: func(_ int, p testzk.Ports) []string {
-			return files.ServerConfig(p.Extra[0], clientAuth)
-		},
-	})
-	s := c.Servers()[0]
-	return &tlsServer{files: files, port: strconv.Itoa(s.Ports().Extra[0]), plain: s.Addr(), logDir: s.Dir()}
+	s, files, port := testzk.NewTLS(t, clientAuth)
+	return &tlsServer{files: files, port: strconv.Itoa(port), plain: s.Addr(), logDir: s.Dir()}
 }
 
 // clientTLS builds a client configuration trusting caFile, with the
