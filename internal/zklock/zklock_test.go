@@ -303,7 +303,6 @@ func TestSemaphoreSlots(t *testing.T) {
 	req := lockReq(root, "sem")
 	req.Slots = 2
 	var leases []*Lease
-	var sessions []*Session
 	for i := 0; i < 2; i++ {
 		s := connect(t, srv.Addrs(), 4*time.Second)
 		l, err := s.Acquire(context.Background(), req)
@@ -314,7 +313,6 @@ func TestSemaphoreSlots(t *testing.T) {
 			t.Fatalf("holder %d got slot %d (%s)", i, l.Slot(), l.Path())
 		}
 		leases = append(leases, l)
-		sessions = append(sessions, s)
 	}
 	c := connect(t, srv.Addrs(), 4*time.Second)
 	if _, err := c.Acquire(context.Background(), req); !errors.Is(err, ErrLocked) {

@@ -31,9 +31,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// holdFD is the descriptor the grandchild finds the socket on.
-const holdFD = 3
-
 func main() {
 	t := now()
 	if len(os.Args) == 2 && os.Args[1] == "-hold" {
