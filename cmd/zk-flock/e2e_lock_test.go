@@ -19,6 +19,16 @@ func waitRelease(file string) string {
 	return fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done", file)
 }
 
+// holdLock starts zk-flock holding lock L until the test touches the
+// returned release file; it waits until the lock node exists.
+func holdLock(t *testing.T, e *flockEnv) (*proc, string) {
+	t.Helper()
+	release := e.path("release")
+	p := e.start("L", "sh -c "+sq(waitRelease(release)))
+	waitNode(t, e.checker(), e.node("L"))
+	return p, release
+}
+
 // logInterval is a command that appends "start NANOS [what]" and "end NANOS"
 // to file around body.
 func logInterval(file, what, body string) string {
@@ -32,9 +42,7 @@ func TestE2EBusy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	zc := e.checker()
-	release := e.path("release")
-	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
-	waitNode(t, zc, e.node("L"))
+	holder, release := holdLock(t, e)
 
 	marker := e.path("marker")
 	for _, tc := range []struct {
@@ -116,9 +124,7 @@ func TestE2EWaitGivesUp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	zc := e.checker()
-	release := e.path("release")
-	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
-	waitNode(t, zc, e.node("L"))
+	holder, release := holdLock(t, e)
 
 	marker := e.path("marker")
 	for _, w := range []string{"0.5", "500ms"} {
@@ -210,7 +216,6 @@ func foreign(t *testing.T, e *flockEnv, names ...string) *zk.Conn {
 func TestE2EMixedFleet(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	zc := e.checker()
 	marker := e.path("marker")
 
 	// The original holds the lock: zk-flock is busy, then waits for it.
@@ -234,9 +239,7 @@ func TestE2EMixedFleet(t *testing.T) {
 	}
 
 	// zk-flock holds the lock: the original's create fails.
-	release := e.path("release")
-	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
-	waitNode(t, zc, e.node("L"))
+	holder, release := holdLock(t, e)
 	other := zkConn(t, 4*time.Second)
 	if _, err := other.Create(e.node("L"), []byte("otherhostuuid"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrNodeExists) {
 		t.Errorf("the original's create while zk-flock holds the lock: want %v, got %v", zk.ErrNodeExists, err)
@@ -265,9 +268,8 @@ func TestE2EWaitersFIFO(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	zc := e.checker()
-	order, release := e.path("order"), e.path("release")
-	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
-	waitNode(t, zc, e.node("L"))
+	order := e.path("order")
+	holder, release := holdLock(t, e)
 	queue := e.root + "/" + zklock.QueueDir + "/L"
 	var waiters []*proc
 	for i := range 4 {

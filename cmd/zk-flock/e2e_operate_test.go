@@ -151,7 +151,6 @@ var promLine = regexp.MustCompile(`^zk_flock_[a-z_]+\{lock="L"(,outcome="[a-z]+"
 func TestE2EMetricsFile(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	zc := e.checker()
 	prom := e.path("job.prom")
 	metrics := func() map[string]string {
 		t.Helper()
@@ -196,9 +195,7 @@ func TestE2EMetricsFile(t *testing.T) {
 		t.Errorf("%d outcome series, want all 5 (1 for this run's, 0 for the others)", n)
 	}
 
-	release := e.path("release")
-	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
-	waitNode(t, zc, e.node("L"))
+	holder, release := holdLock(t, e)
 	if r := e.run("--metrics-file", prom, "-x", "9", "L", "true"); r.code != 9 || outcome(metrics()) != "busy" {
 		t.Errorf("busy: %v, metrics %v", r, metrics())
 	}

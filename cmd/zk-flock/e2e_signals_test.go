@@ -244,9 +244,7 @@ func TestE2ESignalWhileWaiting(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	zc := e.checker()
-	release := e.path("release")
-	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
-	waitNode(t, zc, e.node("L"))
+	holder, release := holdLock(t, e)
 	marker := e.path("marker")
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		waiter := e.start("-w", "30", "L", "touch "+marker)
@@ -416,9 +414,7 @@ func TestE2ESigtermDuringLoadSleep(t *testing.T) {
 	e := newEnv(t)
 	zc := e.checker()
 	ensureLoad(t)
-	release := e.path("release")
-	holder := e.start("L", "sh -c "+sq(waitRelease(release)))
-	waitNode(t, zc, e.node("L"))
+	holder, release := holdLock(t, e)
 	marker := e.path("marker")
 	p := e.start("-s", "-w", "30", "L", "touch "+marker)
 	waitFor(t, 10*time.Second, "the -s sleep", func() bool {

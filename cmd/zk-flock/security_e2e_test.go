@@ -70,16 +70,6 @@ func privateEnv(t *testing.T, edits ...func(map[string]any)) *flockEnv {
 	return e
 }
 
-// holdLock starts zk-flock holding lock L until the test touches the
-// returned release file; it waits until the lock node exists.
-func holdLock(t *testing.T, e *flockEnv) (*proc, string) {
-	t.Helper()
-	release := e.path("release")
-	p := e.start("L", "sh -c "+sq(waitRelease(release)))
-	waitNode(t, e.checker(), e.node("L"))
-	return p, release
-}
-
 // TestE2ECreatorACL: with auth, nobody else can delete or overwrite the
 // lock node, take locks in the namespace or delete the app root: ZooKeeper's
 // own client, as another digest identity and unauthenticated, is refused.
