@@ -527,11 +527,12 @@ func (s *Session) cleanupAfter(done <-chan error, p string) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := <-done; errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode) {
-			return // answered: nothing of ours was created
+		if err := <-done; answered(err) && err != nil {
+			return // refused: nothing of ours was created
 		}
-		ctx := context.Background() // calls end anyway when the session does
-		if err := s.deleteIfOurs(ctx, p); err != nil && !errors.Is(err, context.Canceled) {
+		// Calls end anyway when the session does, and the node with it.
+		err := s.deleteIfOurs(context.Background(), p)
+		if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrSessionLost) {
 			s.log.Warn("could not delete abandoned lock node; it goes with the session", "node", p, "err", err)
 		}
 	}()
