@@ -269,7 +269,9 @@ func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.tryAll(ctx, req, paths)
+	// A waiter not yet queued must not leave a watch on a held lock: it
+	// would be woken by every release, not only at the head of the queue.
+	l, err := s.tryAll(ctx, req, paths, !req.Wait)
 	switch {
 	case err != nil:
 		return nil, waitErr(ctx, err)
@@ -283,10 +285,10 @@ func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
 }
 
 // tryAll tries each candidate once and returns a lease on the first one it
-// gets, or nil when all are held.
-func (s *Session) tryAll(ctx context.Context, req Request, paths []string) (*Lease, error) {
+// gets, or nil when all are held. With pipelined, see tryCreate.
+func (s *Session) tryAll(ctx context.Context, req Request, paths []string, pipelined bool) (*Lease, error) {
 	for i, p := range paths {
-		stat, watch, err := s.tryCreate(ctx, req.Root, p, req.Data)
+		stat, watch, err := s.tryCreate(ctx, req.Root, p, req.Data, pipelined)
 		if err != nil {
 			return nil, err
 		}
@@ -396,12 +398,33 @@ func (s *Session) newLease(p string, slot int, stat *zk.Stat, watch <-chan zk.Ev
 // tryCreate tries once to create the ephemeral node p under root. It
 // returns the node's stat and a data watch on it when the node is ours, a
 // nil stat when someone else holds it, or an error.
-func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte) (*zk.Stat, <-chan zk.Event, error) {
+//
+// Once created, the node must be read for its stat (the token: the client
+// library's create does not return it) and watched. With pipelined, that
+// read is sent right behind the create rather than after its answer,
+// saving a round trip; but if the node is held, the read leaves a watch on
+// the holder's node, so only a caller that would watch it anyway, or that
+// is about to give up, may ask for it.
+func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte, pipelined bool) (*zk.Stat, <-chan zk.Event, error) {
 	for {
-		done := s.start(func() error {
+		var (
+			stat  *zk.Stat
+			watch <-chan zk.Event
+			done  <-chan error
+			read  <-chan error
+		)
+		create := func() error {
 			_, err := s.conn.Create(p, data, zk.FlagEphemeral, s.acl)
 			return err
-		})
+		}
+		if pipelined {
+			done, read = s.startPipelined(create, func() (err error) {
+				_, stat, watch, err = s.conn.GetW(p)
+				return err
+			})
+		} else {
+			done = s.start(create)
+		}
 		ended, err := s.await(ctx, done, func() { s.cleanupAfter(done, p) })
 		if ended {
 			return nil, nil, err
@@ -412,9 +435,23 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte) (*
 				return nil, nil, err
 			}
 			continue
-		case err == nil:
-			// Ours: read its stat (the token) and watch it.
+		case err == nil && !pipelined:
+			// Ours: read its stat and watch it.
 			return s.resolve(ctx, p, false, true)
+		case err == nil:
+			// Ours. If the create is abandoned now, the node is deleted
+			// once the read says whether it is still there.
+			ended, rerr := s.await(ctx, read, func() { s.cleanupAfter(read, p) })
+			if ended {
+				return nil, nil, rerr
+			}
+			if rerr == nil && sawCreate(stat, watch, s.ID()) {
+				return stat, watch, nil
+			}
+			// The read went first or failed: read again. After connection
+			// trouble, sync first (see below).
+			s.rereads.Add(1)
+			return s.resolve(ctx, p, !answered(rerr), true)
 		case errors.Is(err, zk.ErrNodeExists), !answered(err):
 			// Taken (perhaps by our own earlier attempt) or unknown: the
 			// node's owner says which. After connection trouble, sync
@@ -434,6 +471,24 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte) (*
 		default:
 			return nil, nil, createErr(p, err)
 		}
+	}
+}
+
+// sawCreate reports whether a read sent right behind a successful create
+// of ours saw the node that create made: a node of this session whose
+// watch has not fired. A read that overtook the create could only have seen
+// an earlier node of ours at the same path, and only if that node was then
+// deleted before the create; the server sends that deletion's event before
+// the create's answer, so its watch has fired by now.
+func sawCreate(stat *zk.Stat, watch <-chan zk.Event, session int64) bool {
+	if stat == nil || stat.EphemeralOwner != session {
+		return false
+	}
+	select {
+	case <-watch:
+		return false
+	default:
+		return true
 	}
 }
 

@@ -76,7 +76,8 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 		}
 		// At the head: try, and if the lock is held, wait for it.
 		head = true
-		l, err := s.tryAll(ctx, req, paths)
+		// The head watches the lock anyway when it is held.
+		l, err := s.tryAll(ctx, req, paths, true)
 		if err != nil || l != nil {
 			return l, err
 		}

@@ -93,6 +93,8 @@ type Session struct {
 	epoch        time.Time                 // when Connect began (monotonic)
 	heard        atomic.Int64              // time after epoch of the newest byte from a server
 	current      atomic.Pointer[sniffConn] // the newest connection
+	wrote        chan struct{}             // signalled (buffered 1) after every frame written; see startPipelined
+	rereads      atomic.Int64              // pipelined reads that could not stand in for a second round trip
 
 	mu     sync.Mutex
 	lastOK time.Time // send time of the newest request a server answered
@@ -150,6 +152,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 		ready:     make(chan struct{}),
 		lost:      make(chan struct{}),
 		closed:    make(chan struct{}),
+		wrote:     make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -315,6 +318,16 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write sends one frame: the client library writes each request whole.
+func (c *sniffConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	select {
+	case c.s.wrote <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
 func (s *Session) noteNegotiated(t time.Duration) {
 	if t <= 0 { // an expired session's response carries no timeout
 		return
@@ -450,6 +463,32 @@ func (s *Session) start(op func() error) <-chan error {
 		done <- err
 	}()
 	return done
+}
+
+// pipelineWait bounds how long startPipelined waits for the first request
+// to be written before it sends the second anyway.
+const pipelineWait = 5 * time.Millisecond
+
+// startPipelined starts first and, as soon as the client library has written
+// first's request, second: both reach the server back to back and are
+// answered in one round trip instead of two. A server answers a session's
+// requests in order, so second normally sees what first did; but another
+// frame written meanwhile (a ping, a concurrent request) lets second go
+// early, so callers must check that it did see it.
+func (s *Session) startPipelined(first, second func() error) (firstDone, secondDone <-chan error) {
+	select {
+	case <-s.wrote: // a stale signal, from a frame written before
+	default:
+	}
+	firstDone = s.start(first)
+	t := time.NewTimer(pipelineWait)
+	select {
+	case <-s.wrote:
+	case <-t.C:
+	case <-s.lost:
+	}
+	t.Stop()
+	return firstDone, s.start(second)
 }
 
 // observe records that a request sent at t0 came back with err. An answer
