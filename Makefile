@@ -85,16 +85,19 @@ clean:
 # starts on loopback; it writes docs/BENCHMARKS.md and docs/bench/handoff.png.
 # Takes about ten minutes; run it on a quiet machine. bench-smoke is the same
 # with tiny sizes (seconds), reporting to a temporary directory: CI's check
-# that the bench still works. Both install Debian's etcd-server and
-# etcd-client if missing.
+# that the bench still works. Both install Debian's etcd-server,
+# etcd-client, util-linux (flock) and gcc with libc6-dev (the bench's child
+# helper is static C) if missing.
+BENCH_DEBS := etcd-server etcd-client util-linux gcc libc6-dev
 .PHONY: bench bench-smoke
 bench bench-smoke: deps
-	@if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v flock >/dev/null; then \
-		echo "installing Debian's etcd-server, etcd-client and util-linux"; \
+	@if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v flock >/dev/null || \
+	    ! command -v cc >/dev/null || ! dpkg -s libc6-dev >/dev/null 2>&1; then \
+		echo "installing Debian's $(BENCH_DEBS)"; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		$$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client util-linux || \
-		{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client util-linux; }; \
+		$$SUDO apt-get install -y --no-install-recommends $(BENCH_DEBS) || \
+		{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $(BENCH_DEBS); }; \
 	fi
 	$(GO) run ./cmd/zk-flock-bench $(if $(filter bench-smoke,$@),-smoke)
 

@@ -62,6 +62,8 @@ type env struct {
 	etcdDir string
 	etcdURL string
 
+	cc, ccVersion string // the C compiler that built the child helper, for the report
+
 	hub *hub
 	mon *zk.Conn // the bench's own session: reads queues, deletes nodes
 
@@ -98,13 +100,14 @@ func setup(ctx context.Context, o *options, progress io.Writer) (e *env, err err
 	fmt.Fprintf(progress, "bench: building zk-flock (from %s) and the child helper in %s\n", src, dir)
 	e.zkflock = filepath.Join(dir, "zk-flock")
 	e.child = filepath.Join(dir, "child")
-	for _, b := range []struct{ dir, out, pkg string }{{src, e.zkflock, "./cmd/zk-flock"}, {o.repo, e.child, "./cmd/zk-flock-bench/child"}} {
-		cmd := exec.CommandContext(ctx, o.goTool, "build", "-trimpath", "-o", b.out, b.pkg)
-		cmd.Dir = b.dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %w\n%s", b.pkg, err, out)
-		}
+	build := exec.CommandContext(ctx, o.goTool, "build", "-trimpath", "-o", e.zkflock, "./cmd/zk-flock")
+	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./cmd/zk-flock: %w\n%s", err, out)
+	}
+	if e.cc, e.ccVersion, err = buildChild(ctx, filepath.Join(o.repo, "cmd", "zk-flock-bench", "child", "child.c"), e.child); err != nil {
+		return nil, err
 	}
 
 	for _, t := range []struct {
@@ -164,6 +167,25 @@ func exportRev(ctx context.Context, repo, rev, dir string) error {
 		}
 	}
 	return os.Remove(tar)
+}
+
+// buildChild compiles the child helper, static, with $CC or cc, and
+// returns the compiler and its version line, for the report.
+func buildChild(ctx context.Context, src, out string) (cc, version string, err error) {
+	cc = os.Getenv("CC")
+	if cc == "" {
+		cc = "cc"
+	}
+	if _, err := exec.LookPath(cc); err != nil {
+		return "", "", fmt.Errorf("%s not found: the child helper is C (make bench installs Debian's gcc): %w", cc, err)
+	}
+	if b, err := exec.CommandContext(ctx, cc, "-O2", "-static", "-Wall", "-o", out, src).CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("%s %s: %w\n%s", cc, src, err, b)
+	}
+	if v, err := exec.CommandContext(ctx, cc, "--version").Output(); err == nil {
+		version, _, _ = strings.Cut(string(v), "\n")
+	}
+	return cc, version, nil
 }
 
 // startEtcd starts a single-member etcd on two free loopback ports, its data

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Kinds of report a child helper sends (see child/main.go), and the EOF
+// Kinds of report a child helper sends (see child/child.c), and the EOF
 // the hub adds when the last process holding a child's socket is gone.
 const (
 	repStart = 'S' // the command started: pid, ppid (zk-flock), token, t = CLOCK_MONOTONIC ns

@@ -53,7 +53,7 @@ func tables(r *results) []table {
 		t := table{
 			Title:  "2. Raw ZooKeeper floor (go-zookeeper, in the bench's process) and process spawn",
 			Header: []string{"operation", "median ms", "p99 ms", "n"},
-			Note:   "Interleaved: one of each per iteration. Session set-up: zk.Connect until StateHasSession. delete→watch→create: session A deletes a node that session B watches; B creates it when the watch fires; timed from A's delete call to B's create returning; A and B swap roles every time. Spawn: fork+exec of the child helper from a Go process until its first timestamp in main, the part of every handoff that is only starting the command.",
+			Note:   "Interleaved: one of each per iteration. Session set-up: zk.Connect until StateHasSession. delete→watch→create: session A deletes a node that session B watches; B creates it when the watch fires; timed from A's delete call to B's create returning; A and B swap roles every time. Spawn: fork+exec of the child helper from a Go process (os/exec) until its first timestamp in main, the part of every handoff that is only starting the command.",
 		}
 		for _, x := range []struct {
 			name string
@@ -228,6 +228,7 @@ func writeReport(path string, r *results) error {
 	p("| ZooKeeper | %s, standalone, tickTime 2000, forceSync=no, full JIT (`-XX:TieredStopAtLevel=4 -Xmx1g`), maxClientCnxns=0 |", m.ZooKeeper)
 	p("| etcd | %s, %s; single member, data on tmpfs ($ETCD_DIR) |", m.Etcd, m.Etcdctl)
 	p("| flock(1) | %s |", m.Flock)
+	p("| child helper | C, built with `%s -O2 -static` (%s) |", e.cc, e.ccVersion)
 	p("| load during the run | 1-minute load average %.2f min, %.2f median, %.2f max (%d samples, every 5 s); other jobs shared the machine |", ld.Min, ld.Median, ld.Max, ld.N)
 	p("")
 	p("Everything is on loopback, started by the bench and stopped at its end.")
@@ -261,7 +262,7 @@ func writeReport(path string, r *results) error {
 	p("java … org.apache.zookeeper.server.quorum.QuorumPeerMain zoo.cfg   # internal/testzk")
 	p("```")
 	p("")
-	p("`child` is `cmd/zk-flock-bench/child`: it reports its start (CLOCK_MONOTONIC, read first thing in `main`) on the bench's Unix socket, and on request its exit.")
+	p("`child` is `cmd/zk-flock-bench/child/child.c`, a static C program: it reports its start (CLOCK_MONOTONIC, read first thing in `main`, microseconds after the exec) on the bench's Unix socket, and on request its exit.")
 	p("")
 
 	p("Results")
