@@ -13,8 +13,11 @@ ZK_JAR  := /usr/share/java/zookeeper.jar
 
 all: build
 
+# build makes zk-flock and, beside it where zk-flock looks for it, the
+# helper that writes --metrics-file (zk-flock-metrics).
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o zk-flock ./cmd/zk-flock
+	$(GO) build -trimpath -o zk-flock-metrics ./cmd/zk-flock-metrics
 
 # deps installs what the tests need: ZooKeeper (and its zkCli.sh) from
 # Debian's packages, with a Java runtime. Root, or sudo, is needed once.
@@ -78,7 +81,7 @@ deb-check:
 	VERSION='$(VERSION)' GO='$(GO)' packaging/deb-check.sh
 
 clean:
-	rm -f zk-flock
+	rm -f zk-flock zk-flock-metrics
 
 # bench runs the benchmark suite (cmd/zk-flock-bench): zk-flock side by side
 # with flock(1), etcdctl lock and the raw ZooKeeper floor, on servers it

@@ -36,11 +36,13 @@ export DEB_VERSION DEB_ARCH DEB_MAINTAINER BUILD SOURCE_DATE_EPOCH
 rm -rf "$BUILD"
 mkdir -p "$BUILD/doc" "$OUT"
 
-# A static binary (no cgo: the package depends on nothing), stamped with the
-# package's version and the commit.
+# Static binaries (no cgo: the package depends on nothing), zk-flock stamped
+# with the package's version and the commit, and its metrics helper.
 CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH $GO build -trimpath \
 	-ldflags "-s -w -X main.version=$DEB_VERSION -X main.commit=$COMMIT" \
 	-o "$BUILD/zk-flock" ./cmd/zk-flock
+CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH $GO build -trimpath -ldflags "-s -w" \
+	-o "$BUILD/zk-flock-metrics" ./cmd/zk-flock-metrics
 
 # The man page and the completions come from the flag definitions, through
 # the binary's hidden --generate flag (a host build when cross-compiling).

@@ -168,6 +168,7 @@ check "man page renders without warnings" man_renders
 check "man zk-flock shows OPTIONS" sh -c 'MANPAGER=cat man zk-flock 2>/dev/null | grep -q "^OPTIONS"'
 check "bash completion loads" bash -c '. /usr/share/bash-completion/completions/zk-flock && complete -p zk-flock'
 check "examples installed" test -f /usr/share/doc/zk-flock/examples/zk-flock-example.timer
+check "metrics helper writes a textfile" sh -c "echo '{\"lock\":\"L\",\"outcome\":\"ran\"}' | /usr/lib/zk-flock/zk-flock-metrics '$work/m.prom' && grep -qF 'zk_flock_last_outcome{lock=\"L\",outcome=\"ran\"} 1' '$work/m.prom'"
 check "conffile registered" sh -c "dpkg-query -W -f='\${Conffiles}' zk-flock | grep -q ' $CONF '"
 check "reinstall exits 0" install "$deb"
 check "configuration still kept" same_conf

@@ -119,7 +119,8 @@ var manDetails = map[string]string{
 	"metrics-file": "Written atomically (a temporary file renamed into place) on every exit, labelled by lock: " +
 		"zk_flock_last_outcome (ran, busy, lost, timeout, error), zk_flock_last_exit_status, zk_flock_last_wait_seconds, " +
 		"zk_flock_last_run_duration_seconds and zk_flock_last_run_timestamp_seconds. " +
-		"Give each job its own file. A file that cannot be written is a warning; the exit status is unchanged.",
+		"Give each job its own file. A file that cannot be written is a warning; the exit status is unchanged. " +
+		"The helper zk-flock-metrics writes it, found beside the zk-flock executable or in /usr/lib/zk-flock.",
 	"status": "Shows the node, its state, holder host and pid, since when, the fencing token, the session and the number of waiters. " +
 		"A node written by the original zk-flock shows as held by an \"original\" client. An unknown lock is free.",
 }
@@ -285,6 +286,9 @@ func writeMan(w io.Writer) error {
 		p("%s", roff(k.meaning))
 	}
 	p(".RE")
+	p(".TP")
+	p(`.I /usr/lib/zk\-flock/zk\-flock\-metrics`)
+	p("%s", roff("the helper that writes --metrics-file; zk-flock looks beside its own executable first."))
 	p(".TP")
 	p(`.I /usr/share/doc/zk\-flock/examples/`)
 	p("%s", roff("an example configuration, and a systemd service and timer that run a job under a lock."))

@@ -85,8 +85,8 @@ func e2eMain(m *testing.M) int {
 	})
 }
 
-// buildBinary builds ./cmd/zk-flock with -race into out, from the module
-// root found above the working directory.
+// buildBinary builds ./cmd/zk-flock with -race into out, and its metrics
+// helper beside it, from the module root found above the working directory.
 func buildBinary(out string) error {
 	root, err := moduleRoot()
 	if err != nil {
@@ -96,10 +96,13 @@ func buildBinary(out string) error {
 	if err != nil {
 		return fmt.Errorf("find the go command: %w", err)
 	}
-	cmd := exec.Command(goTool, "build", "-race", "-o", out, "./cmd/zk-flock")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build -race ./cmd/zk-flock: %w\n%s", err, b)
+	// The metrics helper goes beside it, where zk-flock looks first.
+	for _, b := range []struct{ out, pkg string }{{out, "./cmd/zk-flock"}, {filepath.Join(filepath.Dir(out), "zk-flock-metrics"), "./cmd/zk-flock-metrics"}} {
+		cmd := exec.Command(goTool, "build", "-race", "-o", b.out, b.pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build -race %s: %w\n%s", b.pkg, err, out)
+		}
 	}
 	return nil
 }

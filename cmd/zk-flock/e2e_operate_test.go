@@ -146,8 +146,8 @@ func TestE2EMaxRuntime(t *testing.T) {
 var promLine = regexp.MustCompile(`^zk_flock_[a-z_]+\{lock="L"(,outcome="[a-z]+")?\} [-0-9.e+]+$`)
 
 // TestE2EMetricsFile: --metrics-file writes the run's outcome and figures
-// in the Prometheus text format, for each outcome; an unwritable path is a
-// warning and the job's status is unchanged.
+// in the Prometheus text format, for each outcome; an unwritable path, or a
+// missing helper, is a warning and the job's status is unchanged.
 func TestE2EMetricsFile(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -222,6 +222,20 @@ func TestE2EMetricsFile(t *testing.T) {
 	r := e.run("--metrics-file", "/nonexistent/dir/job.prom", "L", "sh -c 'exit 4'")
 	if r.code != 4 || len(r.stderrLines()) != 1 || !strings.Contains(r.stderr, "warning") {
 		t.Errorf("unwritable metrics path: want the job's status 4 and one warning line, got %v", r)
+	}
+	// Without its helper (a binary copied on its own), metrics are a
+	// warning naming the helper; the job runs as ever.
+	if _, err := os.Stat("/usr/lib/zk-flock/zk-flock-metrics"); err == nil {
+		t.Log("not checking a missing helper: the Debian package's is installed here")
+	} else {
+		alone := filepath.Join(t.TempDir(), "zk-flock")
+		if err := os.WriteFile(alone, []byte(readFile(binPath)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r := startExec(t, alone, "-c", e.conf, "--metrics-file", e.path("alone.prom"), "L", "sh -c 'exit 5'").wait()
+		if r.code != 5 || len(r.stderrLines()) != 1 || !strings.Contains(r.stderr, "warning: metrics not written: zk-flock-metrics not found") {
+			t.Errorf("missing helper: want the job's status 5 and one warning naming the helper, got %v", r)
+		}
 	}
 	e3 := newEnv(t, func(cfg map[string]any) { cfg["metrics_file"] = e.path("from-config.prom") })
 	if r := e3.run("L", "true"); r.code != 0 || !strings.Contains(readFile(e.path("from-config.prom")), `outcome="ran"} 1`) {
