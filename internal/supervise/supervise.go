@@ -279,8 +279,10 @@ func Start(spec Spec) (*Child, error) {
 // runtime ends threads whenever it likes (whenever a goroutine that locked
 // its thread exits, for one). A thread whose goroutine is locked to it and
 // still running is never ended, so the child receives Pdeathsig only when
-// this process dies. Once the child has been reaped the goroutine returns
-// still locked, and the runtime ends the thread.
+// this process dies. Once the child has been reaped the thread no longer
+// matters and is unlocked before Exited is closed, so that the goroutine
+// waiting for Exited can run on it at once rather than after the runtime
+// has ended it and woken another thread.
 func (c *Child) forkAndReap(path string, argv []string, attr *syscall.ProcAttr, res chan<- forkResult) {
 	runtime.LockOSThread()
 	pid, err := syscall.ForkExec(path, argv, attr)
@@ -317,6 +319,7 @@ func (c *Child) forkAndReap(path string, argv []string, attr *syscall.ProcAttr, 
 	c.status = st
 	c.reaped = true
 	c.mu.Unlock()
+	runtime.UnlockOSThread()
 	if err != nil {
 		// ECHILD: some other code of this process waited for any child
 		// (wait4(-1)) and took our child's status.
