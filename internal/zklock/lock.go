@@ -338,16 +338,27 @@ func waitErr(ctx context.Context, err error) error {
 // waitAny blocks until one of the watches fires, the session is lost or ctx
 // ends.
 func (s *Session) waitAny(ctx context.Context, watches []<-chan zk.Event) error {
-	fired := make(chan struct{}, len(watches))
-	for _, w := range watches {
-		go func() {
-			// The library closes every watch channel when it fires or when
-			// the session ends, so this goroutine always exits.
-			<-w
-			fired <- struct{}{}
-		}()
+	var fired <-chan struct{}
+	var one <-chan zk.Event
+	if len(watches) == 1 {
+		// The usual case: wait on the watch itself, one wake-up fewer on
+		// the way to taking a freed lock.
+		one = watches[0]
+	} else {
+		ch := make(chan struct{}, len(watches))
+		for _, w := range watches {
+			go func() {
+				// The library closes every watch channel when it fires or
+				// when the session ends, so this goroutine always exits.
+				<-w
+				ch <- struct{}{}
+			}()
+		}
+		fired = ch
 	}
 	select {
+	case <-one:
+		return nil
 	case <-fired:
 		return nil
 	case <-ctx.Done():
