@@ -86,6 +86,79 @@ func (e *env) measureFloors(ctx context.Context, n int) (*floors, error) {
 	return f, nil
 }
 
+// warmZooKeeper runs clients concurrent loops of what zk-flock makes the
+// server do (set up a session, create a lock node, read it with a watch,
+// check it, delete it, close) for d, and returns the number of requests
+// sent. A fresh JVM interprets ZooKeeper's request path until its JIT has
+// seen it thousands of times; a production server has long since compiled
+// it, and etcd, the peer, is compiled ahead of time.
+func warmZooKeeper(ctx context.Context, addr string, clients int, d time.Duration) (int, error) {
+	c, _, err := connectZK(ctx, addr, sessionTimeout*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	_, err = c.Create("/"+appID, []byte("Rootnode"), 0, zk.WorldACL(zk.PermAll))
+	c.Close()
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return 0, fmt.Errorf("create /%s: %w", appID, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	type result struct {
+		ops int
+		err error
+	}
+	results := make(chan result, clients)
+	for i := range clients {
+		go func() {
+			ops := 0
+			node := "/" + appID + "/warm-" + strconv.Itoa(i)
+			for ctx.Err() == nil {
+				c, _, err := connectZK(ctx, addr, sessionTimeout*time.Second)
+				if err != nil {
+					if ctx.Err() != nil {
+						break
+					}
+					results <- result{ops, err}
+					return
+				}
+				ops++
+				for range 20 {
+					_, err = c.Create(node, nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+					if err == nil {
+						_, _, _, err = c.GetW(node)
+					}
+					if err == nil {
+						_, _, err = c.Exists(node)
+					}
+					if err == nil {
+						err = c.Delete(node, -1)
+					}
+					if err != nil {
+						break
+					}
+					ops += 4
+				}
+				c.Close()
+				ops++
+				if err != nil {
+					results <- result{ops, fmt.Errorf("%s: %w", node, err)}
+					return
+				}
+			}
+			results <- result{ops, nil}
+		}()
+	}
+	total := 0
+	var errs []error
+	for range clients {
+		r := <-results
+		total += r.ops
+		errs = append(errs, r.err)
+	}
+	return total, errors.Join(errs...)
+}
+
 // deleteWatchCreate creates p in holder, sets a watch on it from waiter,
 // then times holder's delete until waiter's create (issued when the watch
 // fires) returns. It leaves p deleted.

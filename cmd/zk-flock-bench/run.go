@@ -33,8 +33,9 @@ type options struct {
 	clients  int      // throughput: concurrent clients
 	tpDur    time.Duration
 	tpRounds int
-	react    int // reaction samples
-	warm     int // warm-up runs of each tool
+	react    int           // reaction samples
+	warm     int           // warm-up runs of each tool
+	zkWarm   time.Duration // warming ZooKeeper's JIT up before anything is measured
 	idle     time.Duration
 }
 
@@ -42,9 +43,9 @@ type options struct {
 // run's (tiny, seconds, every measurement still exercised).
 func (o *options) modeDefaults() {
 	full := options{procRuns: 200, floors: 200, handoffs: 100, herd: 120, waiters: []int{1, 10, 40, 100, 1000},
-		clients: 8, tpDur: 3 * time.Second, tpRounds: 3, react: 50, warm: 5, idle: 100 * time.Millisecond}
+		clients: 8, tpDur: 3 * time.Second, tpRounds: 3, react: 50, warm: 5, idle: 100 * time.Millisecond, zkWarm: 10 * time.Second}
 	smoke := options{procRuns: 5, floors: 5, handoffs: 5, herd: 10, waiters: []int{1, 4, 10},
-		clients: 4, tpDur: 500 * time.Millisecond, tpRounds: 1, react: 3, warm: 1, idle: 50 * time.Millisecond}
+		clients: 4, tpDur: 500 * time.Millisecond, tpRounds: 1, react: 3, warm: 1, idle: 50 * time.Millisecond, zkWarm: 500 * time.Millisecond}
 	d := &full
 	if o.smoke {
 		d = &smoke
@@ -67,6 +68,9 @@ func (o *options) modeDefaults() {
 	}
 	if o.idle <= 0 {
 		o.idle = d.idle
+	}
+	if o.zkWarm <= 0 {
+		o.zkWarm = d.zkWarm
 	}
 	if len(o.waiters) == 0 {
 		o.waiters = d.waiters
@@ -93,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.tpDur, "throughput-time", 0, "throughput: time per tool and round (default 3s, smoke 500ms)")
 	fs.IntVar(&o.tpRounds, "throughput-rounds", 0, "throughput: rounds (default 3, smoke 1)")
 	fs.IntVar(&o.react, "reactions", 0, "reaction samples (default 50, smoke 3)")
+	fs.DurationVar(&o.zkWarm, "zk-warmup", 0, "warm ZooKeeper up this long first, as a production server is (default 10s, smoke 500ms)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -122,12 +127,13 @@ type results struct {
 	commit            string
 	env               *env
 
-	floors   *floors
-	costs    []*costResult
-	herds    []*herdResult
-	tp       []*tpResult
-	reaction []float64
-	errs     map[string]error
+	zkWarmOps int // requests the warm-up sent
+	floors    *floors
+	costs     []*costResult
+	herds     []*herdResult
+	tp        []*tpResult
+	reaction  []float64
+	errs      map[string]error
 }
 
 // Names of the measurements, for errors and the report.
@@ -175,9 +181,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	r.machine = readMachine(e)
 	r.commit = gitDescribe(o.repo, o.rev)
 
-	progress("warming up ZooKeeper")
-	if _, err := e.measureFloors(ctx, 10*o.warm); err != nil {
-		r.errs[mFloors] = err
+	progress("warming up ZooKeeper (%v of sessions and lock cycles from %d clients)", o.zkWarm, o.clients)
+	if r.zkWarmOps, err = warmZooKeeper(ctx, e.zkAddr, o.clients, o.zkWarm); err == nil {
+		_, err = e.measureFloors(ctx, 10*o.warm)
+	}
+	if err != nil {
+		r.errs[mFloors] = fmt.Errorf("warm-up: %w", err)
 	}
 	if r.errs[mFloors] == nil {
 		progress("measuring the raw ZooKeeper floor (%d samples each)", o.floors)
