@@ -450,9 +450,11 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte, pi
 			// Ours: read its stat and watch it.
 			return s.resolve(ctx, p, false, true)
 		case err == nil:
-			// Ours. If the create is abandoned now, the node is deleted
-			// once the read says whether it is still there.
-			ended, rerr := s.await(ctx, read, func() { s.cleanupAfter(read, p) })
+			// Ours. If the wait for the read is abandoned, the node is
+			// deleted whatever the read says: it may have gone first.
+			created := make(chan error, 1)
+			created <- nil
+			ended, rerr := s.await(ctx, read, func() { s.cleanupAfter(created, p) })
 			if ended {
 				return nil, nil, rerr
 			}
