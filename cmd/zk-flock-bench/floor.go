@@ -19,6 +19,7 @@ type floors struct {
 	Create  []float64 // create an ephemeral node
 	Delete  []float64 // delete it
 	DWC     []float64 // delete in session A → watch fires in B → B's create returns
+	DWCProc []float64 // the same, A and B in two processes (see peer.go)
 	Spawn   []float64 // fork+exec of the child helper → its first instruction in main
 }
 
@@ -76,6 +77,12 @@ func (e *env) measureFloors(ctx context.Context, n int) (*floors, error) {
 			return nil, fmt.Errorf("delete→watch→create: %w", err)
 		}
 		f.DWC = append(f.DWC, ms(d))
+
+		d, err = e.crossProcessDWC(root + "/floor-xproc")
+		if err != nil {
+			return nil, fmt.Errorf("delete→watch→create between processes: %w", err)
+		}
+		f.DWCProc = append(f.DWCProc, ms(d))
 
 		s, err := e.spawnChild(ctx)
 		if err != nil {

@@ -7,12 +7,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
+	if role := os.Getenv(envPeer); role != "" {
+		if err := runPeer(role, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "zk-flock-bench %s peer: %v\n", role, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
