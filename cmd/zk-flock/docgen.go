@@ -264,7 +264,9 @@ func writeMan(w io.Writer) error {
 
 	p(".SH SIGNALS")
 	para("SIGTERM and SIGINT stop the command: SIGTERM to its process group, SIGKILL after the grace period; " +
-		"a second one kills at once. SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the command.")
+		"a second one kills at once. SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the command. " +
+		"Before the command starts, SIGTERM and SIGINT make zk-flock give up and the others are ignored; " +
+		"in its first millisecond or so, while it connects and before it takes the lock, a signal still has its default effect.")
 
 	p(".SH ENVIRONMENT")
 	para("The command gets, besides zk-flock's own environment:")
