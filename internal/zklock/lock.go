@@ -258,6 +258,11 @@ func (l *Lease) Release(ctx context.Context) error {
 // cancelled. It never leaves a node of its own behind when it fails: a
 // create whose outcome is unknown is resolved, and its node deleted, in the
 // background (or by Close).
+//
+// Without req.Wait, the try reads the node in the same round trip as its
+// create (see tryCreate), which leaves a watch on a node held by someone
+// else: on a session that lives on, each such failed call keeps one until
+// the holder lets go.
 func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if req.Margin < 0 || req.Lead < 0 {
 		return nil, errors.New("zklock: margin and lead must not be negative")
@@ -428,6 +433,7 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte, pi
 			_, err := s.conn.Create(p, data, zk.FlagEphemeral, s.acl)
 			return err
 		}
+		conn := s.current.Load()
 		if pipelined {
 			done, read = s.startPipelined(create, func() (err error) {
 				_, stat, watch, err = s.conn.GetW(p)
@@ -448,23 +454,32 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte, pi
 			continue
 		case err == nil && !pipelined:
 			// Ours: read its stat and watch it.
-			return s.resolve(ctx, p, false, true)
+			st, w, retry, err := s.readOwn(ctx, p, false)
+			if retry {
+				continue
+			}
+			return st, w, err
 		case err == nil:
 			// Ours. If the wait for the read is abandoned, the node is
 			// deleted whatever the read says: it may have gone first.
-			created := make(chan error, 1)
-			created <- nil
-			ended, rerr := s.await(ctx, read, func() { s.cleanupAfter(created, p) })
+			ended, rerr := s.await(ctx, read, func() { s.cleanupAfter(settled(nil), p) })
 			if ended {
 				return nil, nil, rerr
 			}
-			if rerr == nil && sawCreate(stat, watch, s.ID()) {
+			// sawCreate's reasoning holds on one connection only: across
+			// a reconnect, the event that betrays an overtaking read may
+			// come late.
+			if rerr == nil && s.current.Load() == conn && sawCreate(stat, watch, s.ID()) {
 				return stat, watch, nil
 			}
 			// The read went first or failed: read again. After connection
 			// trouble, sync first (see below).
 			s.rereads.Add(1)
-			return s.resolve(ctx, p, !answered(rerr), true)
+			st, w, retry, err := s.readOwn(ctx, p, !answered(rerr))
+			if retry {
+				continue
+			}
+			return st, w, err
 		case errors.Is(err, zk.ErrNodeExists), !answered(err):
 			// Taken (perhaps by our own earlier attempt) or unknown: the
 			// node's owner says which. After connection trouble, sync
@@ -480,11 +495,40 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte, pi
 			case stat.EphemeralOwner != s.ID():
 				return nil, nil, nil
 			}
-			return s.resolve(ctx, p, false, true)
+			st, w, retry, err := s.readOwn(ctx, p, false)
+			if retry {
+				continue
+			}
+			return st, w, err
 		default:
 			return nil, nil, createErr(p, err)
 		}
 	}
+}
+
+// readOwn reads node p, which this session has just created, with a data
+// watch, and checks that it is still ours: one deleted meanwhile (by
+// someone else) says retry, one that another session has created since is
+// that session's lock, a nil stat.
+func (s *Session) readOwn(ctx context.Context, p string, sync bool) (stat *zk.Stat, watch <-chan zk.Event, retry bool, err error) {
+	stat, watch, err = s.resolve(ctx, p, sync, true)
+	switch {
+	case err != nil:
+		return nil, nil, false, err
+	case stat == nil:
+		return nil, nil, true, nil
+	case stat.EphemeralOwner != s.ID():
+		return nil, nil, false, nil
+	}
+	return stat, watch, false, nil
+}
+
+// settled returns a channel that holds err, for cleanupAfter when the
+// request's outcome is already known.
+func settled(err error) <-chan error {
+	ch := make(chan error, 1)
+	ch <- err
+	return ch
 }
 
 // sawCreate reports whether a read sent right behind a successful create
@@ -549,6 +593,8 @@ func (s *Session) resolve(ctx context.Context, p string, sync, watch bool) (*zk.
 		select {
 		case <-time.After(retryPause):
 		case <-ctx.Done():
+			// As in await: a node of ours at p goes, in the background.
+			s.cleanupAfter(settled(nil), p)
 			return nil, nil, ctx.Err()
 		case <-s.lost:
 			return nil, nil, s.Err()
