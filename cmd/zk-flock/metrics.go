@@ -28,7 +28,7 @@ type runMetrics struct {
 
 // writeMetrics writes m for lock to path in the Prometheus text format,
 // atomically, through the zk-flock-metrics helper (see internal/metrics).
-func writeMetrics(path, lock string, m runMetrics) error {
+func writeMetrics(ctx context.Context, path, lock string, m runMetrics) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -37,7 +37,7 @@ func writeMetrics(path, lock string, m runMetrics) error {
 	if err != nil {
 		return err
 	}
-	return metrics.Write(context.Background(), helper, path, metrics.Run{
+	return metrics.Write(ctx, helper, path, metrics.Run{
 		Lock:    lock,
 		Outcome: m.outcome,
 		Status:  m.status,

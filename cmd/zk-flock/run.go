@@ -129,7 +129,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	status := j.run()
 	if cfg.MetricsFile != "" {
 		m := runMetrics{outcome: j.outcome, status: status, waited: j.waited, ran: j.ran, end: time.Now()}
-		if err := writeMetrics(cfg.MetricsFile, o.lock, m); err != nil {
+		// SIGTERM or SIGINT now cuts the helper short rather than wait
+		// for it.
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			for {
+				select {
+				case sig := <-sigs:
+					if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+						cancel()
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		err := writeMetrics(ctx, cfg.MetricsFile, o.lock, m)
+		cancel()
+		if err != nil {
 			// The job is done; failing it for its metrics would be worse.
 			fmt.Fprintf(stderr, "zk-flock: warning: metrics not written: %v\n", err)
 			log.Warn("metrics not written", "err", err)

@@ -84,25 +84,35 @@ func FindHelper(self string) (string, error) {
 const helperTimeout = 10 * time.Second
 
 // Write runs helper to write r to path. Its error names what went wrong in
-// one line, the helper's own message when it has one.
+// one line, the helper's own message when it has one. The helper is killed
+// when ctx ends, or after helperTimeout.
 func Write(ctx context.Context, helper, path string, r Run) error {
 	in, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, helperTimeout)
 	defer cancel()
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, helper, path)
 	cmd.Stdin = bytes.NewReader(in)
 	cmd.Stderr = &stderr
+	// Once the helper is killed, whatever it left holding its stderr is
+	// not waited for long.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 			msg = msg[i+1:]
 		}
 		msg = strings.TrimPrefix(msg, HelperName+": ")
-		if msg == "" || ctx.Err() != nil {
+		switch {
+		case parent.Err() != nil:
+			return fmt.Errorf("%s interrupted", helper)
+		case ctx.Err() != nil:
+			return fmt.Errorf("%s did not finish within %v", helper, helperTimeout)
+		case msg == "":
 			return fmt.Errorf("%s: %w", helper, err)
 		}
 		return errors.New(msg)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeScript(t *testing.T, path, body string) {
@@ -73,6 +74,18 @@ func TestWritePassesTheRunAndReportsTheHelpersLine(t *testing.T) {
 	writeScript(t, helper, `exit 3`)
 	if err := Write(context.Background(), helper, out, r); err == nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Fatalf("a silent failure: err = %v", err)
+	}
+}
+
+func TestWriteInterrupted(t *testing.T) {
+	helper := filepath.Join(t.TempDir(), HelperName)
+	writeScript(t, helper, "exec sleep 5")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	err := Write(ctx, helper, filepath.Join(t.TempDir(), "job.prom"), Run{Lock: "L", Outcome: OutcomeRan})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || time.Since(t0) > 3*time.Second {
+		t.Fatalf("err = %v after %v, want an interruption at once", err, time.Since(t0))
 	}
 }
 
