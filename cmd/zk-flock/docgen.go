@@ -275,6 +275,8 @@ func writeMan(w io.Writer) error {
 		p(`.B %s`, roff(e.name))
 		p("%s", roff(e.meaning))
 	}
+	para("zk-flock itself runs with GOMAXPROCS=1 unless GOMAXPROCS is set in its environment; " +
+		"the command does not inherit that setting.")
 
 	p(".SH FILES")
 	p(".TP")

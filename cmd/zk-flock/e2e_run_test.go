@@ -190,11 +190,11 @@ func TestE2EEnvironmentAndNode(t *testing.T) {
 	e := newEnv(t)
 	zc := e.checker()
 	envFile, release := e.path("env"), e.path("release")
-	cmd := fmt.Sprintf(`sh -c 'echo "$ZK_FLOCK_TOKEN $ZK_FLOCK_LOCK ${ZK_FLOCK_SLOT-unset}" > %s; while [ ! -e %s ]; do sleep 0.05; done'`, envFile, release)
+	cmd := fmt.Sprintf(`sh -c 'echo "$ZK_FLOCK_TOKEN $ZK_FLOCK_LOCK ${ZK_FLOCK_SLOT-unset} ${GOMAXPROCS-unset}" > %s; while [ ! -e %s ]; do sleep 0.05; done'`, envFile, release)
 	p := e.start("L", cmd)
 	f := strings.Fields(waitFile(t, envFile, 15*time.Second))
-	if len(f) != 3 {
-		t.Fatalf("environment: want token, lock and slot, got %q", f)
+	if len(f) != 4 {
+		t.Fatalf("environment: want token, lock, slot and GOMAXPROCS, got %q", f)
 	}
 	token, err := strconv.ParseInt(f[0], 10, 64)
 	if err != nil || token <= 0 {
@@ -205,6 +205,9 @@ func TestE2EEnvironmentAndNode(t *testing.T) {
 	}
 	if f[2] != "unset" {
 		t.Errorf("ZK_FLOCK_SLOT=%q without -n, want it unset", f[2])
+	}
+	if os.Getenv("GOMAXPROCS") == "" && f[3] != "unset" {
+		t.Errorf("GOMAXPROCS=%q: zk-flock's own setting leaked to the command", f[3])
 	}
 
 	stat := zkCli(t, "stat", e.node("L"))
