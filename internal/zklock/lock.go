@@ -446,20 +446,14 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte, pi
 		if ended {
 			return nil, nil, err
 		}
+		sync := false
 		switch {
 		case errors.Is(err, zk.ErrNoNode):
 			if err := s.ensurePath(ctx, root); err != nil {
 				return nil, nil, err
 			}
 			continue
-		case err == nil && !pipelined:
-			// Ours: read its stat and watch it.
-			st, w, retry, err := s.readOwn(ctx, p, false)
-			if retry {
-				continue
-			}
-			return st, w, err
-		case err == nil:
+		case err == nil && pipelined:
 			// Ours. If the wait for the read is abandoned, the node is
 			// deleted whatever the read says: it may have gone first.
 			ended, rerr := s.await(ctx, read, func() { s.cleanupAfter(settled(nil), p) })
@@ -472,14 +466,12 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte, pi
 			if rerr == nil && s.current.Load() == conn && sawCreate(stat, watch, s.ID()) {
 				return stat, watch, nil
 			}
-			// The read went first or failed: read again. After connection
-			// trouble, sync first (see below).
+			// The read went first or failed: read again, below. After
+			// connection trouble, sync first (see the next case).
 			s.rereads.Add(1)
-			st, w, retry, err := s.readOwn(ctx, p, !answered(rerr))
-			if retry {
-				continue
-			}
-			return st, w, err
+			sync = !answered(rerr)
+		case err == nil:
+			// Ours: read below.
 		case errors.Is(err, zk.ErrNodeExists), !answered(err):
 			// Taken (perhaps by our own earlier attempt) or unknown: the
 			// node's owner says which. After connection trouble, sync
@@ -495,14 +487,15 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte, pi
 			case stat.EphemeralOwner != s.ID():
 				return nil, nil, nil
 			}
-			st, w, retry, err := s.readOwn(ctx, p, false)
-			if retry {
-				continue
-			}
-			return st, w, err
 		default:
 			return nil, nil, createErr(p, err)
 		}
+		// The node is ours: read its stat (the token) and watch it.
+		st, w, retry, err := s.readOwn(ctx, p, sync)
+		if retry {
+			continue
+		}
+		return st, w, err
 	}
 }
 
