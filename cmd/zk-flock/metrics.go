@@ -8,18 +8,9 @@ import (
 	"github.com/zk-flock/zk-flock/internal/metrics"
 )
 
-// Outcomes of a run, the values of the outcome label.
-const (
-	outcomeRan     = metrics.OutcomeRan
-	outcomeBusy    = metrics.OutcomeBusy
-	outcomeLost    = metrics.OutcomeLost
-	outcomeTimeout = metrics.OutcomeTimeout
-	outcomeError   = metrics.OutcomeError
-)
-
 // runMetrics is what one run reports to node_exporter's textfile collector.
 type runMetrics struct {
-	outcome string
+	outcome string // one of metrics.Outcomes
 	status  int
 	waited  time.Duration // trying and waiting for the lock
 	ran     time.Duration // the command's run time

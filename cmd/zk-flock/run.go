@@ -15,6 +15,7 @@ import (
 
 	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/zk-flock/zk-flock/internal/logging"
+	"github.com/zk-flock/zk-flock/internal/metrics"
 	"github.com/zk-flock/zk-flock/internal/supervise"
 	"github.com/zk-flock/zk-flock/internal/zklock"
 )
@@ -125,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		close(sigsReady)
 	}()
 
-	j := &job{o: o, cfg: cfg, log: log, stderr: stderr, sigs: sigs, sigsReady: sigsReady, outcome: outcomeError}
+	j := &job{o: o, cfg: cfg, log: log, stderr: stderr, sigs: sigs, sigsReady: sigsReady, outcome: metrics.OutcomeError}
 	status := j.run()
 	if cfg.MetricsFile != "" {
 		m := runMetrics{outcome: j.outcome, status: status, waited: j.waited, ran: j.ran, end: time.Now()}
@@ -291,7 +292,7 @@ func (j *job) acquireAndRun(ctx context.Context, stopWatching func()) int {
 		// Busy is the normal outcome on all hosts but one: nothing on
 		// stderr, or cron would mail it every time.
 		j.log.Info("lock is busy; not running the command", "status", j.o.exitCode)
-		j.outcome = outcomeBusy
+		j.outcome = metrics.OutcomeBusy
 		return j.o.exitCode
 	case err != nil && ctx.Err() != nil:
 		return -1
@@ -372,17 +373,17 @@ func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
 	st := child.Status()
 	switch {
 	case lost != nil:
-		j.outcome = outcomeLost
+		j.outcome = metrics.OutcomeLost
 		j.log.Error("command killed: lock lost", "err", lost, "child_pid", child.Pid())
 		fmt.Fprintf(j.stderr, "zk-flock: lock %s lost, command killed: %v\n", j.o.lock, lost)
 		return ExitLockLost
 	case timedOut:
-		j.outcome = outcomeTimeout
+		j.outcome = metrics.OutcomeTimeout
 		j.log.Warn("command stopped: --max-runtime ran out", "max_runtime", j.cfg.MaxRuntime, "status", st.ExitCode())
 		j.holdMinimum(lease)
 		return ExitTimeout
 	}
-	j.outcome = outcomeRan
+	j.outcome = metrics.OutcomeRan
 	j.log.Info("command exited", "status", st.ExitCode())
 	j.holdMinimum(lease)
 	return st.ExitCode()
