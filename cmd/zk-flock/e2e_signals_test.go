@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -300,6 +303,61 @@ func TestE2ELockLost(t *testing.T) {
 	oneStderrLine(t, "lock lost", r, "lost")
 	gone(t, "the command", c.pid)
 	gone(t, "the grandchild", c.gpid)
+}
+
+// TestE2EBrokenStderr: logging to stderr, whose reader has gone (cmd 2>&1 |
+// logger, and logger restarted), zk-flock still kills the command's whole
+// group when the lock is lost and when it is told to stop, and exits with
+// its documented status: a write to the broken pipe fails, it does not
+// kill zk-flock with SIGPIPE before the group is dead.
+func TestE2EBrokenStderr(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(cfg map[string]any) {
+		cfg["logger"] = map[string]any{"path": "stderr", "level": "DEBUG"}
+	})
+	script, err := filepath.Abs(filepath.Join("testdata", "child.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		how  string
+		stop func(p *os.Process, lock string)
+		want int
+	}{
+		{"lock node deleted", func(_ *os.Process, lock string) { zkCli(t, "delete", e.node(lock)) }, ExitLockLost},
+		{"SIGTERM", func(p *os.Process, _ string) { p.Signal(syscall.SIGTERM) }, 3},
+	} {
+		lock := "L" + strconv.Itoa(len(tc.how))
+		dir := t.TempDir()
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(binPath, "-c", e.conf, "-l", "0", lock, "sh "+script+" "+dir)
+		cmd.Env = append(os.Environ(), binGORACE)
+		cmd.Stderr = w
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		go io.Copy(io.Discard, r)
+		waitFile(t, filepath.Join(dir, "ready"), 15*time.Second)
+		pid, gpid := readPid(t, filepath.Join(dir, "pid")), readPid(t, filepath.Join(dir, "gpid"))
+		killLeftover(t, pid)
+		killLeftover(t, gpid)
+		r.Close() // the reader goes away: every write to stderr now fails
+
+		dead := deathWatch(t, 15*time.Second, pid, gpid)
+		tc.stop(cmd.Process, lock)
+		dead()
+		err = cmd.Wait()
+		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if ws.Signaled() || ws.ExitStatus() != tc.want {
+			t.Errorf("%s with stderr broken: want exit %d, got %v (%v)", tc.how, tc.want, cmd.ProcessState, err)
+		}
+		gone(t, "the command", pid)
+		gone(t, "the grandchild", gpid)
+	}
 }
 
 // TestE2ESelfFencing: cut off from ZooKeeper, zk-flock kills the command

@@ -123,6 +123,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sigsReady := make(chan struct{})
 	go func() {
 		signal.Notify(sigs, fenceSignals...)
+		// A reader of stderr that has gone away (cmd 2>&1 | logger,
+		// restarted) must not kill zk-flock with SIGPIPE between the lock
+		// going and the command's group being killed: caught, a write
+		// fails with EPIPE instead. The command still starts with the
+		// default action (exec resets caught signals).
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 		close(sigsReady)
 	}()
 
