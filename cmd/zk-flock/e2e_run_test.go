@@ -63,6 +63,21 @@ func TestE2EFastCommandsNeverRace(t *testing.T) {
 	}
 }
 
+// TestE2EHugeCommandLine: a command line of more than a megabyte (more than
+// ZooKeeper takes in one request) runs; the lock node keeps only its head.
+func TestE2EHugeCommandLine(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	args := []string{"L", "--", "sh", "-c", `printf %s "$ZK_FLOCK_LOCK"`, "sh"}
+	for range 11_000 {
+		args = append(args, strings.Repeat("a", 100))
+	}
+	r := e.start(args...).waitTimeout(20 * time.Second)
+	if r.code != 0 || r.stdout != e.node("L") || r.stderr != "" {
+		t.Errorf("command line of 1.1 MB: want exit 0, stdout %q, no stderr; got %v", e.node("L"), r)
+	}
+}
+
 // TestE2EWordSplitting: COMMAND is split as a POSIX shell splits words;
 // after "--" the words are taken as they are; options may follow the
 // positional arguments.

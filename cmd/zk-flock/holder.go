@@ -4,7 +4,15 @@ import (
 	"encoding/json"
 	"os"
 	"time"
+	"unicode/utf8"
 )
+
+// maxHolderCommand caps the command line kept in the lock node. The node
+// only tells operators who holds the lock; a command line of a megabyte
+// would make the create larger than the server accepts (jute.maxbuffer,
+// 1 MiB by default), which it answers by dropping the connection, again
+// at every retry.
+const maxHolderCommand = 4096
 
 // holder is what zk-flock stores in the lock node: who holds the lock, for
 // operators (and --status). The original stored hostname+UUID as plain
@@ -24,7 +32,7 @@ func holderData(command string) []byte {
 		Host:    host,
 		PID:     os.Getpid(),
 		Started: time.Now().UTC().Format(time.RFC3339Nano),
-		Command: command,
+		Command: truncate(command, maxHolderCommand),
 		Version: version,
 	}
 	b, err := json.Marshal(h)
@@ -32,4 +40,18 @@ func holderData(command string) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// truncate cuts s to at most n bytes, at a character boundary, marking the
+// cut with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }

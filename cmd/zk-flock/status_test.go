@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zk-flock/zk-flock/internal/zklock"
 )
@@ -51,6 +53,28 @@ func TestDescribe(t *testing.T) {
 			if !strings.Contains(lines[i+1], w) {
 				t.Errorf("line %d %q lacks %q", i+1, lines[i+1], w)
 			}
+		}
+	}
+}
+
+func TestHolderDataTruncatesCommand(t *testing.T) {
+	for _, cmd := range []string{
+		"true",
+		strings.Repeat("a", maxHolderCommand),
+		strings.Repeat("a", maxHolderCommand+1),
+		strings.Repeat("ж", maxHolderCommand), // 2 bytes each: the cut must not split one
+		"true " + strings.Repeat("x ", 600_000),
+	} {
+		var h holder
+		if err := json.Unmarshal(holderData(cmd), &h); err != nil {
+			t.Fatalf("command of %d bytes: %v", len(cmd), err)
+		}
+		switch {
+		case len(cmd) <= maxHolderCommand && h.Command != cmd:
+			t.Errorf("command of %d bytes changed: %.40q…", len(cmd), h.Command)
+		case len(cmd) > maxHolderCommand && (len(h.Command) > maxHolderCommand || !strings.HasSuffix(h.Command, "…") ||
+			!strings.HasPrefix(cmd, strings.TrimSuffix(h.Command, "…")) || !utf8.ValidString(h.Command)):
+			t.Errorf("command of %d bytes kept as %d bytes %.40q…%q", len(cmd), len(h.Command), h.Command, h.Command[max(0, len(h.Command)-8):])
 		}
 	}
 }
