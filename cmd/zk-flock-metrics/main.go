@@ -11,8 +11,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,5 +79,11 @@ func write(path string, r metrics.Run) error {
 	gauge("zk_flock_last_wait_seconds", "Time the last run spent getting (or failing to get) the lock.").WithLabelValues(r.Lock).Set(r.Wait)
 	gauge("zk_flock_last_run_duration_seconds", "Run time of the last run's command; 0 if it did not run.").WithLabelValues(r.Lock).Set(r.Run)
 	gauge("zk_flock_last_run_timestamp_seconds", "When the last run ended, in seconds since the epoch.").WithLabelValues(r.Lock).Set(r.End)
-	return prometheus.WriteToTextfile(path, reg)
+	err := prometheus.WriteToTextfile(path, reg)
+	// Its errors name the temporary file, which the user never heard of.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("write %s: %w", path, pe.Err)
+	}
+	return err
 }

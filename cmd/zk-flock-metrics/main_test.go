@@ -45,7 +45,7 @@ func TestWritesTextfile(t *testing.T) {
 	}
 	want := map[string]float64{
 		"zk_flock_last_outcome/ran": 0, "zk_flock_last_outcome/busy": 0, "zk_flock_last_outcome/lost": 1,
-		"zk_flock_last_outcome/timeout": 0, "zk_flock_last_outcome/error": 0,
+		"zk_flock_last_outcome/timeout": 0, "zk_flock_last_outcome/stopped": 0, "zk_flock_last_outcome/error": 0,
 		"zk_flock_last_exit_status":           75,
 		"zk_flock_last_wait_seconds":          1.5,
 		"zk_flock_last_run_duration_seconds":  12.25,
@@ -75,7 +75,7 @@ func TestBadInput(t *testing.T) {
 		{"not JSON", []string{filepath.Join(dir, "x.prom")}, `lock=L`, exitUsage, "standard input"},
 		{"no lock", []string{filepath.Join(dir, "x.prom")}, `{"outcome":"ran"}`, exitUsage, "no lock name"},
 		{"unknown outcome", []string{filepath.Join(dir, "x.prom")}, `{"lock":"L","outcome":"maybe"}`, exitUsage, `unknown outcome "maybe"`},
-		{"unwritable", []string{"/nonexistent/dir/x.prom"}, `{"lock":"L","outcome":"ran"}`, exitError, "/nonexistent/dir"},
+		{"unwritable", []string{"/nonexistent/dir/x.prom"}, `{"lock":"L","outcome":"ran"}`, exitError, "write /nonexistent/dir/x.prom: no such file or directory"},
 	} {
 		var stderr bytes.Buffer
 		code := run(tc.args, strings.NewReader(tc.in), &stderr)

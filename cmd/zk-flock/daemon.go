@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/zk-flock/zk-flock/internal/logging"
 )
 
@@ -53,11 +54,17 @@ func enterDaemon() error {
 	return os.Chdir("/")
 }
 
-// absLogPath makes a log file path absolute, so that reopening it after
-// logrotate still works once the working directory is /.
-func absLogPath(p string) (string, error) {
-	if p == logging.DiscardPath || p == logging.StderrPath || p == "" {
-		return p, nil
+// absPaths makes the log file's and the metrics file's paths absolute, so
+// that they name the same files once the working directory is / (the log
+// is reopened after logrotate).
+func absPaths(cfg *config.Config) (err error) {
+	if p := cfg.Logger.Path; p != logging.DiscardPath && p != logging.StderrPath && p != "" {
+		if cfg.Logger.Path, err = filepath.Abs(p); err != nil {
+			return err
+		}
 	}
-	return filepath.Abs(p)
+	if cfg.MetricsFile != "" {
+		cfg.MetricsFile, err = filepath.Abs(cfg.MetricsFile)
+	}
+	return err
 }

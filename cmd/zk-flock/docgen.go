@@ -116,8 +116,8 @@ var manDetails = map[string]string{
 	"margin": "zk-flock knows when a ZooKeeper server last answered it, so it knows the earliest moment " +
 		"the session could expire and another host could take the lock: " +
 		"it sends SIGTERM a grace period before that moment minus the margin, and SIGKILL at it. Values below 0.05 are refused.",
-	"metrics-file": "Written atomically (a temporary file renamed into place) on every exit, labelled by lock: " +
-		"zk_flock_last_outcome (ran, busy, lost, timeout, error), zk_flock_last_exit_status, zk_flock_last_wait_seconds, " +
+	"metrics-file": "Written atomically (a temporary file renamed into place) on every exit after the arguments are read, labelled by lock: " +
+		"zk_flock_last_outcome (ran, busy, lost, timeout, stopped, error), zk_flock_last_exit_status, zk_flock_last_wait_seconds, " +
 		"zk_flock_last_run_duration_seconds and zk_flock_last_run_timestamp_seconds. " +
 		"Give each job its own file. A file that cannot be written is a warning; the exit status is unchanged. " +
 		"The helper zk-flock-metrics writes it, found beside the zk-flock executable or in /usr/lib/zk-flock.",
@@ -149,6 +149,10 @@ var configKeys = []struct{ key, meaning string }{
 	{"max_runtime", "seconds, as --max-runtime. Default 0: no limit."},
 	{"metrics_file", "as --metrics-file."},
 	{"margin", "seconds, as --margin. Default a tenth of the session timeout, at least 0.2."},
+	{"acl", "who may change and delete the nodes zk-flock creates: \"creator\" (only the auth identity; everyone may read) or \"world\" (as the original). Default \"creator\" with auth, else \"world\"."},
+	{"tls.ca_file", "PEM CA certificates of the servers; any tls key turns TLS on (use the servers' secureClientPort). Default the system's CAs."},
+	{"tls.cert_file, tls.key_file", "PEM client certificate and key, for mutual TLS (both or neither)."},
+	{"tls.server_name", "the name the servers' certificates must carry. Default each host as written."},
 }
 
 // manDate is the man page's date: SOURCE_DATE_EPOCH when set, so that a

@@ -94,8 +94,17 @@ func TestManPage(t *testing.T) {
 			t.Errorf("ENVIRONMENT lacks %s", v)
 		}
 	}
-	if !strings.Contains(section(t, man, "FILES"), `/etc/distributed\-flock.json`) {
+	files := section(t, man, "FILES")
+	if !strings.Contains(files, `/etc/distributed\-flock.json`) {
 		t.Errorf("FILES lacks the configuration file")
+	}
+	// Every key the configuration file takes is described.
+	for _, k := range config.Keys {
+		if !slices.ContainsFunc(configKeys, func(c struct{ key, meaning string }) bool {
+			return c.key == k || strings.HasPrefix(c.key, k+".")
+		}) {
+			t.Errorf("the man page's FILES does not describe the configuration key %q", k)
+		}
 	}
 	// Text lines: nothing outside ASCII (groff reads Latin-1), no line
 	// that roff would take for a request by mistake.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -143,7 +144,7 @@ func TestE2EMaxRuntime(t *testing.T) {
 	}
 }
 
-var promLine = regexp.MustCompile(`^zk_flock_[a-z_]+\{lock="L"(,outcome="[a-z]+")?\} [-0-9.e+]+$`)
+var promLine = regexp.MustCompile(`^zk_flock_[a-z_]+\{lock="[^"]+"(,outcome="[a-z]+")?\} [-0-9.e+]+$`)
 
 // TestE2EMetricsFile: --metrics-file writes the run's outcome and figures
 // in the Prometheus text format, for each outcome; an unwritable path, or a
@@ -191,8 +192,8 @@ func TestE2EMetricsFile(t *testing.T) {
 	if ts, _ := strconv.ParseFloat(m[`zk_flock_last_run_timestamp_seconds{lock="L"}`], 64); ts < float64(before.Unix()) || ts > float64(time.Now().Unix()+1) {
 		t.Errorf("last run timestamp %v, want now", ts)
 	}
-	if n := strings.Count(readFile(prom), "zk_flock_last_outcome{"); n != 5 {
-		t.Errorf("%d outcome series, want all 5 (1 for this run's, 0 for the others)", n)
+	if n := strings.Count(readFile(prom), "zk_flock_last_outcome{"); n != 6 {
+		t.Errorf("%d outcome series, want all 6 (1 for this run's, 0 for the others)", n)
 	}
 
 	holder, release := holdLock(t, e)
@@ -209,6 +210,37 @@ func TestE2EMetricsFile(t *testing.T) {
 
 	if r := e.run("--metrics-file", prom, "--max-runtime", "0.2", "L", "sleep 30"); r.code != ExitTimeout || outcome(metrics()) != "timeout" {
 		t.Errorf("timeout: %v, metrics %v", r, metrics())
+	}
+
+	// Stopped by SIGTERM: "stopped", with the command's status.
+	p := e.start("--metrics-file", prom, "L", "sh -c 'trap \"exit 7\" TERM; touch "+e.path("up")+"; while :; do sleep 0.1; done'")
+	waitFor(t, 10*time.Second, "the command to start", func() bool {
+		if p.exited() {
+			t.Fatalf("zk-flock exited before its command started: %v", p.res)
+		}
+		return fileExists(e.path("up"))
+	})
+	p.signal(syscall.SIGTERM)
+	if r := p.waitTimeout(10 * time.Second); r.code != 7 || outcome(metrics()) != "stopped" {
+		t.Errorf("SIGTERM: %v, metrics %v", r, metrics())
+	}
+
+	// Every failure is reported, those before ZooKeeper is asked too: a
+	// cron job with a typo must not keep exporting its last good run.
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"L", "/nonexistent/nightly-reprot"}, ExitNotFound},
+		{[]string{"L", e.conf}, ExitCannotExec}, // not executable
+		{[]string{"bad/name", "true"}, ExitUsage},
+		{[]string{"-c", e.path("missing.json"), "L", "true"}, ExitConfig},
+	} {
+		os.Remove(prom)
+		r := e.run(append([]string{"--metrics-file", prom}, tc.args...)...)
+		if r.code != tc.code || outcome(metrics()) != "error" || metrics()[`zk_flock_last_exit_status{lock="`+tc.args[len(tc.args)-2]+`"}`] != strconv.Itoa(tc.code) {
+			t.Errorf("%q: want exit %d and outcome error with its status, got %v, metrics %q", tc.args, tc.code, r, readFile(prom))
+		}
 	}
 
 	// Written atomically: no temporary file is left next to it.
@@ -266,11 +298,33 @@ func TestE2EJSONLog(t *testing.T) {
 				t.Errorf("duration logged as %T (%v), want a string", m["timeout"], m["timeout"])
 			}
 		}
-		if strings.Count(line, `"pid":`) > 1 {
-			t.Errorf("two pid keys in %q", line)
+		for _, k := range []string{"pid", "component", "lock"} {
+			if strings.Count(line, `"`+k+`":`) > 1 {
+				t.Errorf("two %s keys in %q", k, line)
+			}
 		}
 	}
 	if !sawAcquired {
 		t.Errorf("no 'lock acquired' record in:\n%s", r.stderr)
 	}
+
+	// The ZooKeeper library's messages (zklevel INFO) carry component=zk,
+	// once.
+	e2 := newEnv(t, func(cfg map[string]any) {
+		cfg["logger"] = map[string]any{"path": "stderr", "level": "DEBUG", "zklevel": "INFO", "format": "json"}
+	})
+	r = e2.run("L", "true")
+	if r.code != 0 || !strings.Contains(r.stderr, `"component":"zk"`) {
+		t.Errorf("zklevel INFO: want library records with component zk, got %v", r)
+	}
+	for _, line := range r.stderrLines() {
+		if strings.Count(line, `"component":`) > 1 {
+			t.Errorf("two component keys in %q", line)
+		}
+	}
+
+	// Logging to stderr, a failure is still one line there: not the
+	// plain line and a log record of it too.
+	r = e2.run("L", "/nonexistent/command")
+	oneStderrLine(t, "command not found, logging to stderr", r, "/nonexistent/command")
 }

@@ -283,7 +283,8 @@ func TestE2EEnvironmentAndNode(t *testing.T) {
 }
 
 // TestE2EDaemonize: -d returns 0 at once; the command runs detached, in
-// /, with umask 022, without zk-flock's internal marker in its environment.
+// /, with umask 022, without zk-flock's internal marker in its environment;
+// a relative --metrics-file is relative to the caller's directory.
 func TestE2EDaemonize(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -291,7 +292,8 @@ func TestE2EDaemonize(t *testing.T) {
 	marker := e.path("marker")
 	script := fmt.Sprintf(`sleep 1; { pwd; umask; echo "${ZK_FLOCK_DAEMONIZED-unset}"; echo $$; } > %s.tmp; mv %s.tmp %s`, marker, marker, marker)
 	// Started from a shell with umask 077, so that 022 is -d's doing.
-	r := startExec(t, "sh", "-c", `umask 077; exec "$0" "$@"`, binPath, "-c", e.conf, "-l", "0", "-d", "L", "sh -c "+sq(script)).wait()
+	r := startExec(t, "sh", "-c", `umask 077; cd "$1"; shift; exec "$0" "$@"`, binPath, e.dir,
+		"-c", e.conf, "-l", "0", "-d", "--metrics-file", "job.prom", "L", "sh -c "+sq(script)).wait()
 	if r.code != 0 || r.dur >= time.Second {
 		t.Errorf("-d: want exit 0 at once, got %v", r)
 	}
@@ -320,6 +322,9 @@ func TestE2EDaemonize(t *testing.T) {
 	if log := e.logText(); !strings.Contains(log, "command exited") {
 		t.Errorf("the daemon's log has no exit of the command:\n%s", log)
 	}
+	waitFor(t, 10*time.Second, "the daemon's metrics in the caller's directory", func() bool {
+		return strings.Contains(readFile(e.path("job.prom")), `outcome="ran"} 1`)
+	})
 }
 
 // modTime returns name's modification time.

@@ -67,6 +67,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return generate(o.generate, stdout, stderr)
 	}
 
+	if o.status || o.list {
+		return inspect(o, stdout, stderr)
+	}
+	rep := &report{lock: o.lock, outcome: metrics.OutcomeError}
+	if o.metricsSet {
+		rep.path = o.metrics
+	}
+	status := runJob(o, rep, stderr)
+	rep.write(status, stderr)
+	return status
+}
+
+// inspect is --status and --list.
+func inspect(o *options, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig(o.confPath, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
@@ -78,33 +92,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return ExitUsage
 		}
 	}
-	if o.status || o.list {
-		return status(o, cfg, stdout, stderr)
+	return status(o, cfg, stdout, stderr)
+}
+
+// runJob checks the configuration, lock name and command, detaches with -d,
+// and runs the job. It fills in rep as it learns where the metrics go and
+// how the run went: from the first failure on, every exit is reported.
+func runJob(o *options, rep *report, stderr io.Writer) int {
+	cfg, err := loadConfig(o.confPath, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
+		return ExitConfig
 	}
 	applyFlags(o, &cfg)
-	// A typo in the command fails now, before anything touches ZooKeeper.
-	if o.path, err = supervise.LookPath(o.argv[0]); err != nil {
-		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
-		return startErrorStatus(err)
-	}
-
-	if o.daemonize {
-		if !isDaemon() {
-			if err := daemonize(); err != nil {
-				fmt.Fprintf(stderr, "zk-flock: daemonize: %v\n", err)
-				return ExitInternal
-			}
-			return ExitOK
-		}
-		// Paths were resolved against the caller's directory; keep them.
-		if cfg.Logger.Path, err = absLogPath(cfg.Logger.Path); err == nil {
-			err = enterDaemon()
-		}
-		if err != nil {
+	if isDaemon() && o.daemonize {
+		// The detached copy is about to leave the caller's directory:
+		// paths given relative to it must still name the same files
+		// (the log is reopened after logrotate).
+		if err := absPaths(&cfg); err != nil {
 			fmt.Fprintf(stderr, "zk-flock: daemonize: %v\n", err)
 			return ExitInternal
 		}
 	}
+	rep.path = cfg.MetricsFile
 
 	log, closeLog, err := logging.New(cfg.Logger.Path, cfg.Logger.Level, cfg.Logger.Format, stderr)
 	if err != nil {
@@ -112,6 +122,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog.Close()
 	log = log.With("lock", o.lock)
+	rep.log = log
+	j := &job{o: o, cfg: cfg, log: log, stderr: stderr, logToStderr: cfg.Logger.Path == logging.StderrPath,
+		outcome: metrics.OutcomeError}
+
+	if err := config.ValidateLockPath(cfg.AppID, o.lock, o.slots); err != nil {
+		return j.fail(ExitUsage, "%v", err)
+	}
+	// A typo in the command fails now, before anything touches ZooKeeper.
+	if o.path, err = supervise.LookPath(o.argv[0]); err != nil {
+		return j.fail(startErrorStatus(err), "%v", err)
+	}
+	if o.daemonize {
+		if !isDaemon() {
+			if err := daemonize(); err != nil {
+				return j.fail(ExitInternal, "daemonize: %v", err)
+			}
+			rep.path = "" // the detached copy reports the run
+			return ExitOK
+		}
+		if err := enterDaemon(); err != nil {
+			return j.fail(ExitInternal, "daemonize: %v", err)
+		}
+	}
 
 	// The runtime enables each signal with a round trip to a thread of its
 	// own, some 50 µs apiece on a VM: done meanwhile, while the session is
@@ -131,36 +164,56 @@ func run(args []string, stdout, stderr io.Writer) int {
 		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 		close(sigsReady)
 	}()
+	j.sigs, j.sigsReady = sigs, sigsReady
+	rep.sigs = sigs
 
-	j := &job{o: o, cfg: cfg, log: log, stderr: stderr, sigs: sigs, sigsReady: sigsReady, outcome: metrics.OutcomeError}
 	status := j.run()
-	if cfg.MetricsFile != "" {
-		m := runMetrics{outcome: j.outcome, status: status, waited: j.waited, ran: j.ran, end: time.Now()}
-		// SIGTERM or SIGINT now cuts the helper short rather than wait
-		// for it.
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			for {
-				select {
-				case sig := <-sigs:
-					if sig == syscall.SIGTERM || sig == syscall.SIGINT {
-						cancel()
-						return
-					}
-				case <-ctx.Done():
+	rep.outcome, rep.waited, rep.ran = j.outcome, j.waited, j.ran
+	return status
+}
+
+// report is what --metrics-file gets when zk-flock exits.
+type report struct {
+	path    string // the metrics file; none if empty
+	lock    string
+	outcome string // one of metrics.Outcomes
+	waited  time.Duration
+	ran     time.Duration
+	log     *slog.Logger     // nil before the log is open
+	sigs    <-chan os.Signal // nil before zk-flock handles signals
+}
+
+// write writes the report for a run that ends with status, if a metrics
+// file is set. A failure is a warning: the job is done, and failing it for
+// its metrics would be worse.
+func (r *report) write(status int, stderr io.Writer) {
+	if r.path == "" {
+		return
+	}
+	m := runMetrics{outcome: r.outcome, status: status, waited: r.waited, ran: r.ran, end: time.Now()}
+	// SIGTERM or SIGINT now cuts the helper short rather than wait for it.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for {
+			select {
+			case sig := <-r.sigs:
+				if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+					cancel()
 					return
 				}
+			case <-ctx.Done():
+				return
 			}
-		}()
-		err := writeMetrics(ctx, cfg.MetricsFile, o.lock, m)
-		cancel()
-		if err != nil {
-			// The job is done; failing it for its metrics would be worse.
-			fmt.Fprintf(stderr, "zk-flock: warning: metrics not written: %v\n", err)
-			log.Warn("metrics not written", "err", err)
+		}
+	}()
+	err := writeMetrics(ctx, r.path, r.lock, m)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "zk-flock: warning: metrics not written: %v\n", err)
+		if r.log != nil {
+			r.log.Warn("metrics not written", "err", err)
 		}
 	}
-	return status
 }
 
 // applyFlags lets the command line override the configuration file.
@@ -191,7 +244,9 @@ type job struct {
 	cfg    config.Config
 	log    *slog.Logger
 	stderr io.Writer
-	sigs   chan os.Signal
+	// logToStderr: the log is stderr, where fail writes its line anyway.
+	logToStderr bool
+	sigs        chan os.Signal
 	// sigsReady is closed once sigs receives fenceSignals.
 	sigsReady <-chan struct{}
 
@@ -205,7 +260,9 @@ type job struct {
 func (j *job) fail(status int, format string, args ...any) int {
 	msg := fmt.Sprintf(format, args...)
 	fmt.Fprintf(j.stderr, "zk-flock: %s\n", msg)
-	j.log.Error(msg, "status", status)
+	if !j.logToStderr {
+		j.log.Error(msg, "status", status)
+	}
 	return status
 }
 
@@ -241,6 +298,7 @@ func (j *job) run() int {
 	status := j.acquireAndRun(ctx, stopWatching)
 	stopWatching() // before reading interrupted
 	if interrupted != 0 && status < 0 {
+		j.outcome = metrics.OutcomeStopped
 		j.log.Info("interrupted before the command ran", "signal", interrupted.String())
 		return ExitSignalBase + int(interrupted)
 	}
@@ -318,7 +376,7 @@ func (j *job) sessionOptions() zklock.Options {
 		Logger:         j.log,
 	}
 	zkLevel, _ := logging.ParseLevel(j.cfg.Logger.ZKLevel)
-	opts.ClientLogger = logging.NewPrintf(j.log.With("component", "zk"), zkLevel)
+	opts.ClientLogger = logging.NewPrintf(j.log, zkLevel)
 	opts.ClientLogInfo = zkLevel <= slog.LevelInfo
 	if a := j.cfg.Auth; a != nil {
 		opts.Auth = []zklock.Auth{{Scheme: a.Scheme, Data: []byte(a.Data)}}
@@ -358,6 +416,7 @@ func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
 	if err := supervise.EnableSubreaper(); err != nil {
 		j.log.Warn("descendants that leave the process group will not be tracked", "err", err)
 	}
+	started := time.Now()
 	child, err := supervise.Start(supervise.Spec{
 		Path:      j.o.path,
 		Argv:      j.o.argv,
@@ -373,8 +432,7 @@ func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
 	}
 	j.log.Info("command started", "child_pid", child.Pid(), "command", j.o.command, "token", lease.Token())
 
-	started := time.Now()
-	lost, timedOut := j.watch(child, lease)
+	lost, timedOut, stopped := j.watch(child, lease)
 	j.ran = time.Since(started)
 	st := child.Status()
 	switch {
@@ -390,17 +448,20 @@ func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
 		return ExitTimeout
 	}
 	j.outcome = metrics.OutcomeRan
+	if stopped {
+		j.outcome = metrics.OutcomeStopped
+	}
 	j.log.Info("command exited", "status", st.ExitCode())
 	j.holdMinimum(lease)
 	return st.ExitCode()
 }
 
 // watch waits until the command's whole process tree is gone, stopping it
-// when zk-flock is told to stop, when --max-runtime runs out (timedOut), or
-// when the lease says the lock is or may be lost (lost: the lease's error).
-func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (lost error, timedOut bool) {
+// when zk-flock is told to stop by SIGTERM or SIGINT (stopping), when
+// --max-runtime runs out (timedOut), or when the lease says the lock is or
+// may be lost (lost: the lease's error).
+func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (lost error, timedOut, stopping bool) {
 	var (
-		stopping  bool
 		leaseDone = lease.Done()
 		exited    = child.Exited()
 		deadline  <-chan time.Time
@@ -413,7 +474,7 @@ func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (lost error, ti
 	for {
 		select {
 		case <-child.TreeDone():
-			return lost, timedOut
+			return lost, timedOut, stopping
 		case <-exited:
 			exited, deadline = nil, nil
 			// The lock covers the whole job: whatever the command left

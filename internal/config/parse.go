@@ -34,6 +34,12 @@ func Load(path string) (Config, error) {
 	return cfg, nil
 }
 
+// Keys are the configuration file's top-level keys.
+var Keys = []string{
+	"host", "timeout", "app_id", "sleep", "maxla", "logger", "auth",
+	"grace", "margin", "max_runtime", "metrics_file", "acl", "tls",
+}
+
 // Parse reads one JSON object from r, at most MaxFileSize bytes, overlays it
 // on Default, normalizes it and validates it.
 //
@@ -81,10 +87,7 @@ func parse(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	cfg := Default()
-	obj, err := readObject("", top, []string{
-		"host", "timeout", "app_id", "sleep", "maxla", "logger", "auth",
-		"grace", "margin", "max_runtime", "metrics_file", "acl", "tls",
-	})
+	obj, err := readObject("", top, Keys)
 	if err != nil {
 		return Config{}, err
 	}

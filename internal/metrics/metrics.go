@@ -28,11 +28,12 @@ const (
 	OutcomeBusy    = "busy"    // the lock was held elsewhere
 	OutcomeLost    = "lost"    // the lock was lost; the command was killed
 	OutcomeTimeout = "timeout" // --max-runtime ran out; the command was stopped
+	OutcomeStopped = "stopped" // zk-flock was told to stop (SIGTERM, SIGINT)
 	OutcomeError   = "error"   // anything else: bad config, ZooKeeper unreachable, ...
 )
 
 // Outcomes lists every outcome, in the order they are written.
-var Outcomes = []string{OutcomeRan, OutcomeBusy, OutcomeLost, OutcomeTimeout, OutcomeError}
+var Outcomes = []string{OutcomeRan, OutcomeBusy, OutcomeLost, OutcomeTimeout, OutcomeStopped, OutcomeError}
 
 // Run is one run's figures, as zk-flock sends them to the helper (JSON on
 // its standard input).
