@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/zk-flock/zk-flock/internal/zklock"
@@ -124,17 +126,46 @@ func printStatus(w io.Writer, rows []lockStatus) {
 	fmt.Fprintln(tw, "NODE\tSTATE\tHOLDER\tPID\tSINCE\tFOR\tTOKEN\tSESSION\tWAITING\tCOMMAND")
 	for _, r := range rows {
 		if r.State == "free" {
-			fmt.Fprintf(tw, "%s\tfree\t-\t-\t-\t-\t-\t-\t%d\t-\n", r.Node, r.Waiting)
+			fmt.Fprintf(tw, "%s\tfree\t-\t-\t-\t-\t-\t-\t%d\t-\n", printable(r.Node), r.Waiting)
 			continue
 		}
-		host, pid, cmd := r.Raw+" (original client)", "-", "-"
+		host, pid, cmd := printable(r.Raw)+" (original client)", "-", "-"
 		if r.Holder != nil {
-			host, pid, cmd = r.Holder.Host, strconv.Itoa(r.Holder.PID), r.Holder.Command
+			host, pid, cmd = printable(r.Holder.Host), strconv.Itoa(r.Holder.PID), printable(r.Holder.Command)
 		}
 		fmt.Fprintf(tw, "%s\theld\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n",
-			r.Node, host, pid, r.Since, time.Duration(r.HeldFor*float64(time.Second)).Round(time.Second), r.Token, r.Session, r.Waiting, cmd)
+			printable(r.Node), host, pid, r.Since, time.Duration(r.HeldFor*float64(time.Second)).Round(time.Second), r.Token, r.Session, r.Waiting, cmd)
 	}
 	tw.Flush()
+}
+
+// printable escapes what a terminal would act on, or the table would break
+// on, as Go escapes it in a quoted string (\n, \t, \x1b, \u200b): node
+// data and names are anyone's to write, and an operator's terminal must not
+// run their escape sequences.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n == 1) || !unicode.IsPrint(r) {
+			q := strconv.Quote(s[i : i+n])
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // discardLogger logs nowhere: --status and --list report on stdout and

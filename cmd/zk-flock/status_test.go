@@ -78,3 +78,39 @@ func TestHolderDataTruncatesCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"host-1 (x)":         "host-1 (x)",
+		"锁-блокировка-ü":     "锁-блокировка-ü",
+		"x\x1b[2Jy\r":        `x\x1b[2Jy\r`,
+		"sleep 8\n# two":     `sleep 8\n# two`,
+		"a\tb":               `a\tb`,
+		"zero\u200bwidth":    `zero\u200bwidth`,
+		"bad \xff byte":      `bad \xff byte`,
+		"\u2028line sep\x7f": `\u2028line sep\x7f`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestPrintStatusEscapes: node data is anyone's to write; the table shows
+// it escaped, one line per lock.
+func TestPrintStatusEscapes(t *testing.T) {
+	var b bytes.Buffer
+	printStatus(&b, []lockStatus{
+		{Node: "/app/a", State: "held", Client: "original", Raw: "host\x1b[31mRED\x07\nfake line"},
+		{Node: "/app/b", State: "held", Client: "zk-flock", Holder: &holder{Host: "h\r", PID: 1, Command: "sh -c 'x\ny'"}},
+	})
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b\x07\r") || strings.Count(out, "\n") != 3 {
+		t.Errorf("status table with control characters in node data:\n%s", out)
+	}
+	for _, want := range []string{`host\x1b[31mRED\a\nfake line (original client)`, `h\r`, `sh -c 'x\ny'`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status table lacks %s:\n%s", want, out)
+		}
+	}
+}

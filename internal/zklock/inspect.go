@@ -41,7 +41,7 @@ func (s *Session) Inspect(ctx context.Context, root, name string, slots int) ([]
 	if err != nil {
 		return nil, err
 	}
-	waiters, err := s.countWaiters(ctx, path.Join(root, QueueDir, name))
+	waiters, err := s.countWaiters(ctx, queueDir(Request{Root: root, Name: name, Slots: slots}))
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (s *Session) List(ctx context.Context, root string) ([]NodeInfo, error) {
 	sort.Strings(children)
 	infos := make([]NodeInfo, 0, len(children))
 	for _, c := range children {
-		if c == QueueDir {
+		if c == QueueDir || c == SlotQueueDir {
 			continue
 		}
 		info, err := s.nodeInfo(ctx, path.Join(root, c))
@@ -84,16 +84,17 @@ func (s *Session) List(ctx context.Context, root string) ([]NodeInfo, error) {
 		if !info.Held { // deleted while we looked
 			continue
 		}
-		// A semaphore's waiters queue under its name without the slot
-		// suffix, a plain lock's under its own name.
-		queues := []string{c}
+		// The node is a plain lock's, or a semaphore's slot (NAME_i),
+		// whose waiters queue under NAME for all the slots: c alone
+		// cannot say which, and the other queue is empty.
+		queues := []string{path.Join(root, QueueDir, c)}
 		if i := strings.LastIndexByte(c, '_'); i > 0 {
 			if _, err := strconv.Atoi(c[i+1:]); err == nil {
-				queues = append(queues, c[:i])
+				queues = append(queues, path.Join(root, SlotQueueDir, c[:i]))
 			}
 		}
 		for _, q := range queues {
-			n, err := s.countWaiters(ctx, path.Join(root, QueueDir, q))
+			n, err := s.countWaiters(ctx, q)
 			if err != nil {
 				return nil, err
 			}

@@ -27,6 +27,20 @@ import (
 // the head; the head then keeps its place.
 const QueueDir = ".zk-flock-queues"
 
+// SlotQueueDir is QueueDir for semaphores (-n): Root/SlotQueueDir/Name/
+// queues the waiters for the slots Name_0, Name_1, … A plain lock of the
+// same name is another lock, and its waiters must not stand in front of
+// the semaphore's (nor theirs in front of its).
+const SlotQueueDir = ".zk-flock-slot-queues"
+
+// queueDir is the queue of req's lock.
+func queueDir(req Request) string {
+	if req.Slots > 0 {
+		return path.Join(req.Root, SlotQueueDir, req.Name)
+	}
+	return path.Join(req.Root, QueueDir, req.Name)
+}
+
 // waiterPrefix starts a waiter's node name; a random tag follows, so that
 // after a lost connection the waiter can recognise its own node, then the
 // sequence number ZooKeeper appends.
@@ -36,7 +50,7 @@ const waiterPrefix = "w-"
 // ends. Its own queue node is deleted when it returns (in the background if
 // the session cannot answer, and at worst with the session).
 func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Lease, error) {
-	dir := path.Join(req.Root, QueueDir, req.Name)
+	dir := queueDir(req)
 	me, err := s.enqueue(ctx, req.Root, dir, req.Data)
 	if err != nil {
 		return nil, err

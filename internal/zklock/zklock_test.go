@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -382,6 +383,71 @@ func TestSemaphoreSlots(t *testing.T) {
 	}
 	if l.Slot() != 1 {
 		t.Fatalf("waiter got slot %d, want the freed slot 1", l.Slot())
+	}
+}
+
+// TestSemaphoreAndLockOfOneNameQueueApart: "job" and "-n 2 job" are two
+// locks (job; job_0 and job_1). A waiter for the one, at the head of its
+// queue, must not hold up a waiter for the other whose lock frees.
+func TestSemaphoreAndLockOfOneNameQueueApart(t *testing.T) {
+	root := uniqueRoot(t)
+	plain := lockReq(root, "job")
+	sem := lockReq(root, "job")
+	sem.Slots = 2
+	hold := func(req Request) *Lease {
+		l, err := connect(t, srv.Addrs(), 4*time.Second).Acquire(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	hold(plain)
+	slots := []*Lease{hold(sem), hold(sem)}
+	// Queue a waiter for the plain lock first, then one for the slots.
+	c := raw(t)
+	acquire := func(req Request) <-chan error {
+		s := connect(t, srv.Addrs(), 4*time.Second)
+		done := make(chan error, 1)
+		go func() {
+			req.Wait = true
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := s.Acquire(ctx, req)
+			done <- err
+		}()
+		return done
+	}
+	plainDone := acquire(plain)
+	waitFor(t, c, path.Join(root, QueueDir, "job"), 1)
+	semDone := acquire(sem)
+	waitFor(t, c, path.Join(root, SlotQueueDir, "job"), 1)
+
+	slots[0].Release(context.Background())
+	select {
+	case err := <-semDone:
+		if err != nil {
+			t.Fatalf("semaphore waiter: %v", err)
+		}
+	case err := <-plainDone:
+		t.Fatalf("the plain lock's waiter returned (%v); it is still held", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a freed slot did not go to its waiter while a waiter for the plain lock of the same name queued")
+	}
+}
+
+// waitFor waits until dir holds n waiters.
+func waitFor(t *testing.T, c *zk.Conn, dir string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		waiters, _, _ := c.Children(dir)
+		if len(waiters) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %v, want %d waiters", dir, waiters, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
