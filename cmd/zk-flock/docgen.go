@@ -102,7 +102,8 @@ var manDetails = map[string]string{
 	"daemonize": "It first checks the configuration and the command, then starts a copy of itself in a new session " +
 		"(standard streams on /dev/null, working directory /, umask 022), which takes the lock and runs the command.",
 	"maxla": "The load average is read from /proc/loadavg; above the limit, zk-flock exits 1 without trying the lock, as the original did.",
-	"wait": "Waiters queue in ZooKeeper (ephemeral sequential nodes under /<app_id>/.zk-flock-queues/LOCKNAME/) " +
+	"wait": "Waiters queue in ZooKeeper (ephemeral sequential nodes under /<app_id>/.zk-flock-queues/LOCKNAME/, " +
+		"with -n under /<app_id>/.zk-flock-slot-queues/LOCKNAME/) " +
 		"and are served first come, first served; a release wakes exactly one waiter. " +
 		"SECONDS may also be written as a duration such as 500ms or 2m.",
 	"semaphore": "The slots are the nodes /<app_id>/LOCKNAME_0 to /<app_id>/LOCKNAME_{N-1}, as the original's -n; " +

@@ -294,7 +294,8 @@ func checkLockName(name string) error {
 }
 
 // ReservedLockPrefix starts the names that zk-flock keeps for itself under
-// an app root: waiters queue under /<app_id>/.zk-flock-queues/.
+// an app root: waiters queue under /<app_id>/.zk-flock-queues/ and
+// /<app_id>/.zk-flock-slot-queues/.
 const ReservedLockPrefix = ".zk-flock"
 
 // ValidateLockPath checks everything ValidateLockName does, plus appID (as
