@@ -31,11 +31,11 @@ var generators = map[string]func(io.Writer) error{
 func generate(what string, stdout, stderr io.Writer) int {
 	gen, ok := generators[what]
 	if !ok {
-		fmt.Fprintf(stderr, "zk-flock: --generate %q: want man, bash or zsh (see zk-flock --help)\n", what)
+		say(stderr, "--generate %q: want man, bash or zsh (see zk-flock --help)", what)
 		return ExitUsage
 	}
 	if err := gen(stdout); err != nil {
-		fmt.Fprintf(stderr, "zk-flock: --generate %s: %v\n", what, err)
+		say(stderr, "--generate %s: %v", what, err)
 		return ExitInternal
 	}
 	return ExitOK

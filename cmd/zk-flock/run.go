@@ -53,7 +53,7 @@ var fenceSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, 
 func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "zk-flock: %v (see zk-flock --help)\n", err)
+		say(stderr, "%v (see zk-flock --help)", err)
 		return ExitUsage
 	}
 	switch {
@@ -83,12 +83,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 func inspect(o *options, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig(o.confPath, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
+		say(stderr, "%v", err)
 		return ExitConfig
 	}
 	if !o.list {
 		if err := config.ValidateLockPath(cfg.AppID, o.lock, o.slots); err != nil {
-			fmt.Fprintf(stderr, "zk-flock: %v\n", err)
+			say(stderr, "%v", err)
 			return ExitUsage
 		}
 	}
@@ -101,7 +101,7 @@ func inspect(o *options, stdout, stderr io.Writer) int {
 func runJob(o *options, rep *report, stderr io.Writer) int {
 	cfg, err := loadConfig(o.confPath, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "zk-flock: %v\n", err)
+		say(stderr, "%v", err)
 		return ExitConfig
 	}
 	applyFlags(o, &cfg)
@@ -110,7 +110,7 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 		// paths given relative to it must still name the same files
 		// (the log is reopened after logrotate).
 		if err := absPaths(&cfg); err != nil {
-			fmt.Fprintf(stderr, "zk-flock: daemonize: %v\n", err)
+			say(stderr, "daemonize: %v", err)
 			return ExitInternal
 		}
 	}
@@ -118,7 +118,7 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 
 	log, closeLog, err := logging.New(cfg.Logger.Path, cfg.Logger.Level, cfg.Logger.Format, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "zk-flock: warning: %v\n", err)
+		say(stderr, "warning: %v", err)
 	}
 	defer closeLog.Close()
 	log = log.With("lock", o.lock)
@@ -209,7 +209,7 @@ func (r *report) write(status int, stderr io.Writer) {
 	err := writeMetrics(ctx, r.path, r.lock, m)
 	cancel()
 	if err != nil {
-		fmt.Fprintf(stderr, "zk-flock: warning: metrics not written: %v\n", err)
+		say(stderr, "warning: metrics not written: %v", err)
 		if r.log != nil {
 			r.log.Warn("metrics not written", "err", err)
 		}
@@ -259,7 +259,7 @@ type job struct {
 // fail reports a failure on stderr and in the log, and returns status.
 func (j *job) fail(status int, format string, args ...any) int {
 	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintf(j.stderr, "zk-flock: %s\n", msg)
+	say(j.stderr, "%s", msg)
 	if !j.logToStderr {
 		j.log.Error(msg, "status", status)
 	}
@@ -439,7 +439,7 @@ func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
 	case lost != nil:
 		j.outcome = metrics.OutcomeLost
 		j.log.Error("command killed: lock lost", "err", lost, "child_pid", child.Pid())
-		fmt.Fprintf(j.stderr, "zk-flock: lock %s lost, command killed: %v\n", j.o.lock, lost)
+		say(j.stderr, "lock %s lost, command killed: %v", j.o.lock, lost)
 		return ExitLockLost
 	case timedOut:
 		j.outcome = metrics.OutcomeTimeout

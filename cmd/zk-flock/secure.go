@@ -27,7 +27,7 @@ func loadConfig(path string, stderr io.Writer) (config.Config, error) {
 		return config.Config{}, err
 	}
 	for _, w := range cfg.Warnings() {
-		fmt.Fprintf(stderr, "zk-flock: warning: %s\n", w)
+		say(stderr, "warning: %s", w)
 	}
 	if cfg.TLS != nil {
 		t := *cfg.TLS

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/zk-flock/zk-flock/internal/zklock"
@@ -137,35 +135,6 @@ func printStatus(w io.Writer, rows []lockStatus) {
 			printable(r.Node), host, pid, r.Since, time.Duration(r.HeldFor*float64(time.Second)).Round(time.Second), r.Token, r.Session, r.Waiting, cmd)
 	}
 	tw.Flush()
-}
-
-// printable escapes what a terminal would act on, or the table would break
-// on, as Go escapes it in a quoted string (\n, \t, \x1b, \u200b): node
-// data and names are anyone's to write, and an operator's terminal must not
-// run their escape sequences.
-func printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && n == 1) || !unicode.IsPrint(r) {
-			q := strconv.Quote(s[i : i+n])
-			b.WriteString(q[1 : len(q)-1])
-		} else {
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
 }
 
 // discardLogger logs nowhere: --status and --list report on stdout and

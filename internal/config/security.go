@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -153,9 +154,9 @@ func (t TLS) ClientConfig() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
 	if t.CAFile != "" {
-		b, err := os.ReadFile(t.CAFile)
+		b, err := readPEM("tls.ca_file", t.CAFile)
 		if err != nil {
-			return nil, fileErr("tls.ca_file", err)
+			return nil, err
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(b) {
@@ -164,13 +165,13 @@ func (t TLS) ClientConfig() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	if t.CertFile != "" {
-		certPEM, err := os.ReadFile(t.CertFile)
+		certPEM, err := readPEM("tls.cert_file", t.CertFile)
 		if err != nil {
-			return nil, fileErr("tls.cert_file", err)
+			return nil, err
 		}
-		keyPEM, err := os.ReadFile(t.KeyFile)
+		keyPEM, err := readPEM("tls.key_file", t.KeyFile)
 		if err != nil {
-			return nil, fileErr("tls.key_file", err)
+			return nil, err
 		}
 		pair, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
@@ -184,6 +185,28 @@ func (t TLS) ClientConfig() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	return cfg, nil
+}
+
+// MaxPEMSize bounds each TLS file zk-flock reads, as MaxFileSize bounds the
+// configuration: a bundle of every public CA is some 200 KiB, and
+// /dev/zero must not take all memory.
+const MaxPEMSize = 4 << 20
+
+// readPEM reads the TLS file path, set by key, at most MaxPEMSize bytes.
+func readPEM(key, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fileErr(key, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxPEMSize+1))
+	if err != nil {
+		return nil, fileErr(key, err)
+	}
+	if len(b) > MaxPEMSize {
+		return nil, keyErr(key, ErrInvalidValue, "%s is larger than %d bytes", quoteShort(path), MaxPEMSize)
+	}
+	return b, nil
 }
 
 // fileErr reports a file named by key that cannot be read.

@@ -182,6 +182,9 @@ func TestTLSClientConfig(t *testing.T) {
 	}{
 		{"missing CA file", TLS{CAFile: missing}, "tls.ca_file", "no such file"},
 		{"CA file is a directory", TLS{CAFile: dir}, "tls.ca_file", "is a directory"},
+		{"CA file is /dev/zero", TLS{CAFile: "/dev/zero"}, "tls.ca_file", "larger than"},
+		{"cert file is /dev/zero", TLS{CertFile: "/dev/zero", KeyFile: key}, "tls.cert_file", "larger than"},
+		{"key file is /dev/urandom", TLS{CertFile: cert, KeyFile: "/dev/urandom"}, "tls.key_file", "larger than"},
 		{"CA file without certificates", TLS{CAFile: garbage}, "tls.ca_file", "holds no PEM certificate"},
 		{"CA file holds only a key", TLS{CAFile: key}, "tls.ca_file", "holds no PEM certificate"},
 		{"missing cert file", TLS{CertFile: missing, KeyFile: key}, "tls.cert_file", "no such file"},
