@@ -28,7 +28,11 @@ type File struct {
 	closed bool
 }
 
-const fileFlags = os.O_WRONLY | os.O_APPEND | os.O_CREATE | syscall.O_CLOEXEC
+// fileFlags open the log. O_NONBLOCK: a FIFO without a reader fails to
+// open (ENXIO) instead of blocking zk-flock before it even connects; for
+// a regular file it changes nothing, and Go's poller writes to a FIFO that
+// opened as it writes to a blocking one.
+const fileFlags = os.O_WRONLY | os.O_APPEND | os.O_CREATE | syscall.O_CLOEXEC | syscall.O_NONBLOCK
 
 // OpenFile opens path for appending. It always returns a usable *File: when
 // the error is non-nil the file could not be opened now, and each Write

@@ -5,7 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -165,6 +167,42 @@ func TestFileNeverOpened(t *testing.T) {
 	write(t, f, "kept\n")
 	if got := readFile(t, path); got != "kept\n" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestFileFIFOWithoutReader: a FIFO nobody reads is a log that cannot be
+// opened now, not a hang; once read, it is written.
+func TestFileFIFOWithoutReader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	var f *File
+	go func() {
+		var err error
+		f, err = OpenFile(path)
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		if !errors.Is(err, syscall.ENXIO) {
+			t.Fatalf("OpenFile of a FIFO without a reader: %v, want ENXIO", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OpenFile of a FIFO without a reader blocked")
+	}
+	defer f.Close()
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	write(t, f, "read at last\n")
+	buf := make([]byte, 64)
+	n, _ := r.Read(buf)
+	if got := string(buf[:n]); got != "read at last\n" {
+		t.Errorf("read %q from the FIFO", got)
 	}
 }
 
