@@ -9,6 +9,7 @@ import (
 
 	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/zk-flock/zk-flock/internal/logging"
+	"github.com/zk-flock/zk-flock/internal/supervise"
 )
 
 // envDaemon marks the re-executed, detached copy of zk-flock (Go cannot
@@ -36,6 +37,12 @@ func daemonize() error {
 		return err
 	}
 	defer null.Close()
+	// The caller waits for its pipes to close (zk-flock -d ... 3>&1 | cat):
+	// the copy must not keep the caller's descriptors, only Go's own
+	// 0, 1 and 2 are passed.
+	if err := supervise.MarkCloexec(); err != nil {
+		return err
+	}
 	cmd := exec.Command(exe, os.Args[1:]...)
 	cmd.Env = append(os.Environ(), envDaemon+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null

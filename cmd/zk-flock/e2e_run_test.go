@@ -290,9 +290,10 @@ func TestE2EDaemonize(t *testing.T) {
 	e := newEnv(t)
 	zc := e.checker()
 	marker := e.path("marker")
-	script := fmt.Sprintf(`sleep 1; { pwd; umask; echo "${ZK_FLOCK_DAEMONIZED-unset}"; echo $$; } > %s.tmp; mv %s.tmp %s`, marker, marker, marker)
-	// Started from a shell with umask 077, so that 022 is -d's doing.
-	r := startExec(t, "sh", "-c", `umask 077; cd "$1"; shift; exec "$0" "$@"`, binPath, e.dir,
+	script := fmt.Sprintf(`ls -l /proc/$PPID/fd > %s.fds; sleep 1; { pwd; umask; echo "${ZK_FLOCK_DAEMONIZED-unset}"; echo $$; } > %s.tmp; mv %s.tmp %s`, marker, marker, marker, marker)
+	// Started from a shell with umask 077, so that 022 is -d's doing, and
+	// a descriptor of its own (7), which the daemon must not keep.
+	r := startExec(t, "sh", "-c", `umask 077; cd "$1"; exec 7>>inherited; shift; exec "$0" "$@"`, binPath, e.dir,
 		"-c", e.conf, "-l", "0", "-d", "--metrics-file", "job.prom", "L", "sh -c "+sq(script)).wait()
 	if r.code != 0 || r.dur >= time.Second {
 		t.Errorf("-d: want exit 0 at once, got %v", r)
@@ -317,6 +318,9 @@ func TestE2EDaemonize(t *testing.T) {
 	}
 	if out[2] != "unset" {
 		t.Errorf("daemonized command: ZK_FLOCK_DAEMONIZED=%s in its environment", out[2])
+	}
+	if fds := readFile(marker + ".fds"); !strings.Contains(fds, "socket:") || strings.Contains(fds, "inherited") {
+		t.Errorf("the daemon's descriptors (want its ZooKeeper socket, not the caller's fd 7):\n%s", fds)
 	}
 	waitFor(t, 10*time.Second, "the daemon to release the lock", func() bool { return !exists(t, zc, e.node("L")) })
 	if log := e.logText(); !strings.Contains(log, "command exited") {

@@ -165,12 +165,12 @@ func hasChildren() bool {
 	}
 }
 
-// markCloexec sets close-on-exec on every descriptor of this process above
+// MarkCloexec sets close-on-exec on every descriptor of this process above
 // 2, so that a child started next inherits only 0, 1 and 2. Go opens all its
 // own descriptors close-on-exec; this catches the others: descriptors this
 // process inherited from its own parent (a shell's `9>lockfile`, a
 // supervisor's sockets) and any made by raw syscalls or C code.
-func markCloexec() error {
+func MarkCloexec() error {
 	err := unix.CloseRange(3, uint(^uint32(0)), unix.CLOSE_RANGE_CLOEXEC)
 	if err == nil {
 		return nil

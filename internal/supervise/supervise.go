@@ -255,7 +255,7 @@ func Start(spec Spec) (*Child, error) {
 			}
 		}
 	}
-	if err := markCloexec(); err != nil {
+	if err := MarkCloexec(); err != nil {
 		logger.Warn("cannot mark descriptors close-on-exec: the child may inherit some", "err", err)
 	}
 	res := make(chan forkResult)
