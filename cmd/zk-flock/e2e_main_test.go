@@ -308,10 +308,14 @@ func startExec(t *testing.T, prog string, args ...string) *proc {
 
 // start starts zk-flock with this test's configuration and -l 0 (the
 // default minimum lock time, 5 s, would slow every test down; a later -l
-// in args wins), then args.
+// in args wins; not with --status or --list, which refuse it), then args.
 func (e *flockEnv) start(args ...string) *proc {
 	e.t.Helper()
-	return startRaw(e.t, append([]string{"-c", e.conf, "-l", "0"}, args...)...)
+	pre := []string{"-c", e.conf, "-l", "0"}
+	if slices.Contains(args, "--status") || slices.Contains(args, "--list") {
+		pre = pre[:2]
+	}
+	return startRaw(e.t, append(pre, args...)...)
 }
 
 // run runs zk-flock as start does and waits for it.

@@ -93,6 +93,9 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	return fs
 }
 
+// runOnlyFlags are the options of a run, refused with --status and --list.
+var runOnlyFlags = []string{"daemonize", "maxla", "sleep", "wait", "exitcode", "minlocktime", "pdeathsig", "grace", "margin", "max-runtime", "metrics-file"}
+
 // parseArgs parses the command line: options anywhere, then LOCKNAME and
 // either one COMMAND string, split as a POSIX shell splits words, or, after
 // "--", the command's words as they are.
@@ -130,6 +133,18 @@ func parseArgs(args []string) (*options, error) {
 		return nil, usagef("--status and --list exclude each other")
 	case o.json && !o.status && !o.list:
 		return nil, usagef("--json goes with --status or --list")
+	case o.status || o.list:
+		// The options of a run would be silently ignored.
+		for _, name := range runOnlyFlags {
+			if fs.Changed(name) {
+				return nil, usagef("--%s does not go with --status or --list", name)
+			}
+		}
+		if o.list && fs.Changed("semaphore") {
+			return nil, usagef("--semaphore does not go with --list")
+		}
+	}
+	switch {
 	case o.status:
 		if len(pos) != 1 {
 			return nil, usagef("--status wants one LOCKNAME, got %d argument(s)", len(pos))
@@ -220,6 +235,9 @@ func parseSeconds(s string) (time.Duration, error) {
 		return 0, errors.New("want a number of seconds")
 	case f < 0:
 		return 0, errors.New("must not be negative")
+	case f > 0 && f < 1e-3:
+		// It would round to 0, which means "no wait", "no limit", ...
+		return 0, errors.New("below a millisecond")
 	case f > maxSeconds:
 		return 0, fmt.Errorf("more than %d seconds", int64(maxSeconds))
 	}

@@ -78,6 +78,12 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"--status"}, "one LOCKNAME"},
 		{[]string{"--list", "L"}, "no arguments"},
 		{[]string{"--json", "L", "x"}, "--json goes with"},
+		{[]string{"--status", "-w", "5", "L"}, "--wait does not go with --status"},
+		{[]string{"--list", "-d"}, "--daemonize does not go with --status or --list"},
+		{[]string{"--status", "L", "--max-runtime", "1"}, "--max-runtime does not go with"},
+		{[]string{"--list", "-n", "2"}, "--semaphore does not go with --list"},
+		{[]string{"--max-runtime", "1e-12", "L", "x"}, "below a millisecond"},
+		{[]string{"-w", "1ns", "L", "x"}, "below a millisecond"},
 		{[]string{"--status", "--list", "L"}, "exclude each other"},
 	}
 	for _, tt := range tests {
