@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // TestE2EStatusAndList: --status and --list read who holds a lock while it
@@ -69,10 +71,26 @@ func TestE2EStatusAndList(t *testing.T) {
 		t.Errorf("--status of an unknown lock: want exit 1 (free), got %v", r)
 	}
 
+	// Nodes of others: one closed to us, one persistent (nothing will
+	// ever free it).
+	zc.AddAuth("digest", []byte("other:secret"))
+	zkRetry(t, "create a closed node", func() error {
+		_, err := zc.Create(e.node("closed"), []byte("theirs"), zk.FlagEphemeral, zk.DigestACL(zk.PermAll, "other", "secret"))
+		return err
+	})
+	zkRetry(t, "create a persistent node", func() error {
+		_, err := zc.Create(e.node("stuck"), []byte("left over"), 0, zk.WorldACL(zk.PermAll))
+		return err
+	})
+	defer zc.Delete(e.node("stuck"), -1)
+
 	r = e.run("--list")
 	if r.code != ExitOK || !strings.Contains(r.stdout, e.node("nightly")) || !strings.Contains(r.stdout, e.node("sem_0")) ||
-		strings.Contains(r.stdout, ".zk-flock-queues") {
-		t.Errorf("--list: want both held locks and no queue directory, got %v", r)
+		strings.Contains(r.stdout, ".zk-flock-") || !strings.Contains(r.stdout, "no READ permission") || !strings.Contains(r.stdout, "persistent") {
+		t.Errorf("--list: want the held locks, the closed node as unreadable, the persistent one as such and no queue directory, got %v", r)
+	}
+	if r := e.run("--status", "closed", "--json"); r.code != ExitHeld || !strings.Contains(r.stdout, `"client": "unknown"`) {
+		t.Errorf("--status of a node we may not read: want held by an unknown client, got %v", r)
 	}
 
 	touch(t, release)

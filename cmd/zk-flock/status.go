@@ -30,13 +30,13 @@ type lockStatus struct {
 	Node    string  `json:"node"`
 	Slot    *int    `json:"slot,omitempty"`
 	State   string  `json:"state"`            // "held" or "free"
-	Client  string  `json:"client,omitempty"` // "zk-flock", or "original" for a non-JSON holder
+	Client  string  `json:"client,omitempty"` // "zk-flock"; "original" for a non-JSON holder; "unknown" for a node we may not read
 	Holder  *holder `json:"holder,omitempty"`
 	Raw     string  `json:"raw,omitempty"` // the node's data when it is not zk-flock's JSON
 	Since   string  `json:"since,omitempty"`
 	HeldFor float64 `json:"held_for_seconds,omitempty"`
 	Token   int64   `json:"token,omitempty"`
-	Session string  `json:"session,omitempty"`
+	Session string  `json:"session,omitempty"` // "persistent" for a node no session owns
 	Waiting int     `json:"waiting"`
 }
 
@@ -104,10 +104,18 @@ func describe(in zklock.NodeInfo, o *options, now time.Time) lockStatus {
 	r.HeldFor = now.Sub(in.Since).Round(time.Millisecond).Seconds()
 	r.Token = in.Token
 	r.Session = fmt.Sprintf("0x%x", in.Session)
+	if in.Session == 0 {
+		// Not ephemeral: no session's end will free it; someone must
+		// delete it.
+		r.Session = "persistent"
+	}
 	var h holder
-	if err := json.Unmarshal(in.Data, &h); err == nil && h.Host != "" {
+	switch {
+	case in.Unreadable:
+		r.Client, r.Raw = "unknown", "(node not readable: no READ permission)"
+	case json.Unmarshal(in.Data, &h) == nil && h.Host != "":
 		r.Client, r.Holder = "zk-flock", &h
-	} else {
+	default:
 		// The original stored hostname followed by a UUID, as plain text.
 		r.Client, r.Raw = "original", string(in.Data)
 	}
@@ -128,7 +136,10 @@ func printStatus(w io.Writer, rows []lockStatus) {
 			continue
 		}
 		host, pid, cmd := printable(r.Raw)+" (original client)", "-", "-"
-		if r.Holder != nil {
+		switch {
+		case r.Client == "unknown":
+			host = r.Raw
+		case r.Holder != nil:
 			host, pid, cmd = printable(r.Holder.Host), strconv.Itoa(r.Holder.PID), printable(r.Holder.Command)
 		}
 		fmt.Fprintf(tw, "%s\theld\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n",

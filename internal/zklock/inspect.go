@@ -22,6 +22,9 @@ type NodeInfo struct {
 	Held bool
 	// Data is the holder's description as stored in the node.
 	Data []byte
+	// Unreadable is true when the node's ACL does not let this session
+	// read its data; the rest (from its stat) is still known.
+	Unreadable bool
 	// Session is the holder's session ID (the node's ephemeral owner);
 	// zero for a persistent node, which no zk-flock creates.
 	Session int64
@@ -116,9 +119,21 @@ func (s *Session) nodeInfo(ctx context.Context, p string) (NodeInfo, error) {
 		data, stat, err = s.conn.Get(p)
 		return err
 	})
+	if errors.Is(err, zk.ErrNoAuth) {
+		// Someone else's node, closed to us: whether it exists, and
+		// its stat, need no permission.
+		info.Unreadable = true
+		err = s.call(ctx, func() (err error) {
+			var ok bool
+			if ok, stat, err = s.conn.Exists(p); err == nil && !ok {
+				err = zk.ErrNoNode
+			}
+			return err
+		})
+	}
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
-		return info, nil
+		return NodeInfo{Name: info.Name, Path: p}, nil
 	case err != nil:
 		return info, fmt.Errorf("read %s: %w", p, err)
 	}
