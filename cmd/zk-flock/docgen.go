@@ -104,8 +104,7 @@ var manDetails = map[string]string{
 	"maxla": "The load average is read from /proc/loadavg; above the limit, zk-flock exits 1 without trying the lock, as the original did.",
 	"wait": "Waiters queue in ZooKeeper (ephemeral sequential nodes under /<app_id>/.zk-flock-queues/LOCKNAME/, " +
 		"with -n under /<app_id>/.zk-flock-slot-queues/LOCKNAME/) " +
-		"and are served first come, first served; a release wakes exactly one waiter. " +
-		"SECONDS may also be written as a duration such as 500ms or 2m.",
+		"and are served first come, first served; a release wakes exactly one waiter.",
 	"semaphore": "The slots are the nodes /<app_id>/LOCKNAME_0 to /<app_id>/LOCKNAME_{N-1}, as the original's -n; " +
 		"the command gets its slot in ZK_FLOCK_SLOT.",
 	"minlocktime": "Counted from acquisition: a command that runs longer is not delayed. " +
@@ -239,6 +238,8 @@ func writeMan(w io.Writer) error {
 		"so it is only logged.")
 
 	p(".SH OPTIONS")
+	para("Every SECONDS takes fractions (0.5) or a Go duration (500ms, 2m); a positive value below a millisecond is refused. " +
+		"--status and --list take only -c, -n (with --status) and --json.")
 	for _, f := range docFlags() {
 		p(".TP")
 		head := `\fB\-\-` + roff(f.name) + `\fR`
