@@ -708,7 +708,7 @@ func ephemerals(t *testing.T, c *zk.Conn, p string) []string {
 }
 
 // zkCliList parses zkCli's "ls" output, "[a, b]", leaving out zk-flock's
-// queue directory.
+// queue directories.
 func zkCliList(t *testing.T, out string) []string {
 	t.Helper()
 	m := regexp.MustCompile(`(?m)^\[(.*)\]$`).FindStringSubmatch(out)
@@ -717,7 +717,7 @@ func zkCliList(t *testing.T, out string) []string {
 	}
 	var names []string
 	for n := range strings.SplitSeq(m[1], ", ") {
-		if n != "" && n != zklock.QueueDir {
+		if n != "" && n != zklock.QueueDir && n != zklock.SlotQueueDir {
 			names = append(names, n)
 		}
 	}
