@@ -109,13 +109,14 @@ var manDetails = map[string]string{
 		"the command gets its slot in ZK_FLOCK_SLOT.",
 	"minlocktime": "Counted from acquisition: a command that runs longer is not delayed. " +
 		"It keeps a job that is quick on one host from running again on another host in the same minute.",
-	"pdeathsig": "Sent by the kernel even when zk-flock is killed with SIGKILL. " +
-		"A command that ignores SIGTERM survives its supervisor's death with the default; use -p KILL where that matters.",
+	"pdeathsig": "Sent by the kernel even when zk-flock is killed with SIGKILL, to the direct child only: what the command started keeps running. " +
+		"A command that ignores SIGTERM survives its supervisor's death with the default; use -p KILL where that matters, and stop zk-flock with SIGTERM, which stops the whole group.",
 	"grace": "Applies whenever zk-flock stops the command: on SIGTERM or SIGINT, on --max-runtime, " +
 		"and before the ZooKeeper session could expire.",
-	"margin": "zk-flock knows when a ZooKeeper server last answered it, so it knows the earliest moment " +
-		"the session could expire and another host could take the lock: " +
-		"it sends SIGTERM a grace period before that moment minus the margin, and SIGKILL at it. Values below 0.05 are refused.",
+	"margin": "zk-flock knows when the ZooKeeper leader last answered it, so it knows the earliest moment " +
+		"the session could expire and another host could take the lock (about 0.65 of the session timeout later): " +
+		"it sends SIGTERM up to a grace period (at most a third of that time) before that moment minus the margin, and SIGKILL at it. " +
+		"Values below 0.05, or above a third of that time, are refused.",
 	"metrics-file": "Written atomically (a temporary file renamed into place) on every exit after the arguments are read, labelled by lock: " +
 		"zk_flock_last_outcome (ran, busy, lost, timeout, stopped, error), zk_flock_last_exit_status, zk_flock_last_wait_seconds, " +
 		"zk_flock_last_run_duration_seconds and zk_flock_last_run_timestamp_seconds. " +

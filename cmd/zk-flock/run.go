@@ -325,9 +325,13 @@ func (j *job) acquireAndRun(ctx context.Context, stopWatching func()) int {
 	}
 	defer sess.Close()
 
-	margin, lead, err := j.fence(sess.Timeout())
+	margin, lead, err := j.fence(sess.Timeout(), sess.Budget())
 	if err != nil {
-		return j.fail(ExitConfig, "%v", err)
+		status := ExitConfig
+		if j.o.marginSet {
+			status = ExitUsage // --margin, not the file
+		}
+		return j.fail(status, "%v", err)
 	}
 	req := zklock.Request{
 		Root:   "/" + j.cfg.AppID,
@@ -386,8 +390,9 @@ func (j *job) sessionOptions() zklock.Options {
 }
 
 // fence returns the self-fencing margin and the lead (the part of the grace
-// period that must fit before the kill deadline) for session timeout t.
-func (j *job) fence(t time.Duration) (margin, lead time.Duration, err error) {
+// period that must fit before the kill deadline) for a session of timeout
+// t, sure to live budget after each answer (zklock.Session.Budget).
+func (j *job) fence(t, budget time.Duration) (margin, lead time.Duration, err error) {
 	margin = j.cfg.Margin
 	switch {
 	case margin == 0:
@@ -395,13 +400,13 @@ func (j *job) fence(t time.Duration) (margin, lead time.Duration, err error) {
 	case margin < minMargin: // from the config file; the flag is checked when parsed
 		return 0, 0, fmt.Errorf("margin %v: below %v is unsafe (the command could outlive the lock)", margin, minMargin)
 	}
-	if margin > t/2 {
-		return 0, 0, fmt.Errorf("margin %v is more than half the %v ZooKeeper session timeout: the command would be killed at every hiccup", margin, t)
+	// The margin and the grace period's lead must both fit in the budget
+	// and leave a third of it for riding out a lost connection: a third
+	// each at most.
+	if margin > budget/3 {
+		return 0, 0, fmt.Errorf("margin %v is more than a third of the %v the session is sure to live after each answer (its timeout is %v): the command would be killed at every hiccup", margin, budget.Round(time.Millisecond), t)
 	}
-	// The grace period must fit between the kill decision and the kill
-	// deadline; a quarter of the session keeps at least a quarter for
-	// riding out a lost connection.
-	lead = min(j.cfg.Grace, t/4)
+	lead = min(j.cfg.Grace, budget/3)
 	return margin, lead, nil
 }
 

@@ -16,6 +16,7 @@ import (
 type Settings struct {
 	Requested time.Duration `json:"requested"` // session timeout asked for
 	T         time.Duration `json:"t"`         // negotiated
+	Budget    time.Duration `json:"budget"`    // how long the session is sure to live after an answer
 	Margin    time.Duration `json:"margin"`
 	Lead      time.Duration `json:"lead"` // SIGTERM this long before the kill deadline
 	Grace     time.Duration `json:"grace"`
@@ -53,12 +54,12 @@ type Row struct {
 	OthersNeed int             `json:"others_needless"`
 	Rejected   int             `json:"rejected"` // writes the toy resource rejected as stale
 	// Fenced is how many holders (victims or not) zk-flock killed because
-	// no server had answered for too long. MaxLate is the latest of their
-	// trees' deaths relative to the deadline, last answer + T − margin: a
-	// few ms after it is the SIGKILL sent at the deadline taking effect,
-	// which the margin is for. PastT counts the trees that died after last
-	// answer + T, when the session might have expired: zk-flock itself ran
-	// late (assumption 2).
+	// the leader had not answered for too long. MaxLate is the latest of
+	// their trees' deaths relative to the deadline, last answer + budget −
+	// margin: a few ms after it is the SIGKILL sent at the deadline taking
+	// effect, which the margin is for. PastT counts the trees that died
+	// after last answer + budget, when the session might have expired:
+	// zk-flock itself ran late (assumption 2).
 	Fenced  int           `json:"fenced"`
 	MaxLate time.Duration `json:"max_late"`
 	PastT   int           `json:"past_t"`
@@ -272,11 +273,11 @@ func Analyze(s Snapshot, phases []Phase, scs []Scenario, expired map[string]int6
 
 // answeredFor finds how long no server had answered in zklock's message
 // for a lease given up on the deadline path.
-var answeredFor = regexp.MustCompile(`no ZooKeeper server has answered for ([0-9.]+m?s) `)
+var answeredFor = regexp.MustCompile(`no answer through the ZooKeeper leader for ([0-9.]+m?s);`)
 
-// lateness returns, for a run whose lease was given up because no server
-// had answered for too long, how long after the deadline (last answer + T −
-// margin) its command's tree died; ok is false for other runs.
+// lateness returns, for a run whose lease was given up because the leader
+// had not answered for too long, how long after the deadline (last answer +
+// budget − margin) its command's tree died; ok is false for other runs.
 func lateness(r *FlockRun, byIntervalRun map[string]*Interval, st Settings) (time.Duration, bool) {
 	m := answeredFor.FindStringSubmatch(r.LostErr)
 	if m == nil || r.Lost == 0 {
@@ -290,7 +291,7 @@ func lateness(r *FlockRun, byIntervalRun map[string]*Interval, st Settings) (tim
 	if iv == nil || iv.Death == 0 {
 		return 0, false
 	}
-	killBy := r.Lost - int64(d) + int64(st.T) - int64(st.Margin)
+	killBy := r.Lost - int64(d) + int64(st.Budget) - int64(st.Margin)
 	return time.Duration(iv.Death - killBy), true
 }
 
@@ -401,10 +402,10 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	if !st.Exact {
 		death = "end of file on the workers' socket as the harness saw it (late, so conservative)"
 	}
-	fmt.Fprintf(w, "Settings: session timeout requested %v, negotiated T = %v (server maxSessionTimeout); margin %v (default: max(0.2 s, T/10)); "+
-		"grace %v, so SIGTERM comes %v before the kill deadline (min(grace, T/4)); heartbeat every %v; tickTime %v. "+
-		"Deaths: %s.\n\n", st.Requested, st.T, st.Margin, st.Grace, st.Lead, st.Heartbeat, st.TickTime, death)
-	fmt.Fprintln(w, "| # | fault | episodes | cycles | violations | min margin ms: all / victim | victim dead before expiry, min ms | detection ms p50 / p99 / max | kill ms p50 / p99 / max | victims killed (needless) | others killed (needless) | fenced: latest death vs. deadline, ms (past T) |")
+	fmt.Fprintf(w, "Settings: session timeout requested %v, negotiated T = %v (server maxSessionTimeout); budget %v (T − T/4 − heartbeat); "+
+		"margin %v (default: max(0.2 s, T/10)); grace %v, so SIGTERM comes %v before the kill deadline (min(grace, budget/3)); "+
+		"heartbeat every %v; tickTime %v. Deaths: %s.\n\n", st.Requested, st.T, st.Budget, st.Margin, st.Grace, st.Lead, st.Heartbeat, st.TickTime, death)
+	fmt.Fprintln(w, "| # | fault | episodes | cycles | violations | min margin ms: all / victim | victim dead before expiry, min ms | detection ms p50 / p99 / max | kill ms p50 / p99 / max | victims killed (needless) | others killed (needless) | fenced: latest death vs. deadline, ms (past budget) |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---|---|---:|---|---|---|---|---|")
 	for _, row := range r.Rows {
 		eps := fmt.Sprint(row.Episodes)
@@ -435,12 +436,12 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		if maxLate < 0 {
 			when = fmt.Sprintf("%s ms before", ms(-maxLate))
 		}
-		fmt.Fprintf(w, "Outside scenario 7, zk-flock killed %d holders because no server had answered for too long; the latest of their trees died %s its deadline (last answer + T − margin; the %v margin absorbs the SIGKILL sent at the deadline taking effect). ",
+		fmt.Fprintf(w, "Outside scenario 7, zk-flock killed %d holders because the leader had not answered for too long; the latest of their trees died %s its deadline (last answer + budget − margin; the %v margin absorbs the SIGKILL sent at the deadline taking effect). ",
 			fenced, when, st.Margin)
 		if pastT == 0 {
-			fmt.Fprintf(w, "None died after last answer + T.\n\n")
+			fmt.Fprintf(w, "None died after last answer + budget.\n\n")
 		} else {
-			fmt.Fprintf(w, "%d died after last answer + T, when the session might have expired (scenarios %s): zk-flock itself ran late (assumption 2).\n\n",
+			fmt.Fprintf(w, "%d died after last answer + budget, when the session might have expired (scenarios %s): zk-flock itself ran late (assumption 2).\n\n",
 				pastT, strings.Join(where, ", "))
 		}
 	}
@@ -466,7 +467,7 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "T=%v (requested %v) margin=%v grace=%v lead=%v exact-deaths=%t cycles=%d duration=%s load=%s\n",
 		st.T, st.Requested, st.Margin, st.Grace, st.Lead, st.Exact, r.Cycles, r.Duration.Round(time.Second), r.loadSummary())
 	fmt.Fprintf(w, "%-4s %-42s %5s %6s %-22s %7s %7s %7s %-18s %-18s %-8s %-8s %s\n",
-		"#", "fault", "eps", "cycles", "violations", "margin", "victim", "expiry", "detect p50/p99/max", "kill p50/p99/max", "killed", "others", "fenced: late (past T)")
+		"#", "fault", "eps", "cycles", "violations", "margin", "victim", "expiry", "detect p50/p99/max", "kill p50/p99/max", "killed", "others", "fenced: late (past budget)")
 	for _, row := range r.Rows {
 		eps := fmt.Sprint(row.Episodes)
 		if row.Failed > 0 {

@@ -175,13 +175,16 @@ func (e *Env) Settings() Settings {
 	if margin == 0 {
 		margin = max(200*time.Millisecond, e.T/10)
 	}
+	// The heartbeat is a tenth of the granted T (zklock's interval).
+	budget := e.T - e.T/4 - e.T/10
 	return Settings{
 		Requested: e.opts.RequestTimeout,
 		T:         e.T,
+		Budget:    budget,
 		Margin:    margin,
-		Lead:      min(e.opts.Grace, e.T/4),
+		Lead:      min(e.opts.Grace, budget/3),
 		Grace:     e.opts.Grace,
-		Heartbeat: e.opts.RequestTimeout / 10,
+		Heartbeat: e.T / 10,
 		TickTime:  e.opts.TickTime,
 		Exact:     e.Exact(),
 	}

@@ -93,8 +93,8 @@ func (l *Lease) Err() error {
 
 // KillBy returns the time by which the work the lock protects must have
 // stopped. Before Done it is the current deadline, which heartbeats keep
-// moving forward: the newest answered request's send time, plus the session
-// timeout, minus the margin. After Done it is fixed: now, when the lock is
+// moving forward: LastOK plus Budget (the session's sure life), minus the
+// margin. After Done it is fixed: now, when the lock is
 // certainly gone, or the deadline at the time the lease gave up.
 func (l *Lease) KillBy() time.Time {
 	l.mu.Lock()
@@ -106,10 +106,10 @@ func (l *Lease) KillBy() time.Time {
 }
 
 // deadline is the latest time the protected work may still run: the server
-// cannot expire the session before LastOK + Timeout, and nobody else can get
-// the lock before then.
+// cannot expire the session before LastOK + Budget (see Session.Budget),
+// and nobody else can get the lock before then.
 func (l *Lease) deadline() time.Time {
-	return l.s.LastOK().Add(l.s.Timeout() - l.margin)
+	return l.s.LastOK().Add(l.s.Budget() - l.margin)
 }
 
 // lose closes Done with err; the work must stop by killBy.
@@ -141,7 +141,7 @@ func (l *Lease) check(exists bool, stat *zk.Stat) {
 }
 
 // monitor closes Done when the node's watch reports it deleted, when the
-// session is lost, or when no server has answered for so long that the
+// session is lost, or when the leader has not answered for so long that the
 // session may expire before the holder could stop (KillBy − Lead).
 func (l *Lease) monitor(watch <-chan zk.Event) {
 	defer l.wg.Done()
@@ -185,8 +185,8 @@ func (l *Lease) monitor(watch <-chan zk.Event) {
 		case <-timer.C:
 			d := l.deadline()
 			if !time.Now().Before(d.Add(-l.lead)) {
-				l.lose(fmt.Errorf("%w: no ZooKeeper server has answered for %v of the %v session timeout",
-					ErrSessionLost, time.Since(l.s.LastOK()).Round(time.Millisecond), l.s.Timeout()), d)
+				l.lose(fmt.Errorf("%w: no answer through the ZooKeeper leader for %v; the session is sure to live only %v after one (timeout %v)",
+					ErrSessionLost, time.Since(l.s.LastOK()).Round(time.Millisecond), l.s.Budget().Round(time.Millisecond), l.s.Timeout()), d)
 				return
 			}
 			timer.Reset(time.Until(d.Add(-l.lead)))
@@ -267,8 +267,8 @@ func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if req.Margin < 0 || req.Lead < 0 {
 		return nil, errors.New("zklock: margin and lead must not be negative")
 	}
-	if t := s.Timeout(); req.Margin+req.Lead >= t {
-		return nil, fmt.Errorf("zklock: margin %v plus lead %v leave nothing of the %v session timeout", req.Margin, req.Lead, t)
+	if b := s.Budget(); req.Margin+req.Lead >= b {
+		return nil, fmt.Errorf("zklock: margin %v plus lead %v leave nothing of the %v the session is sure to live after an answer (session timeout %v)", req.Margin, req.Lead, b, s.Timeout())
 	}
 	paths, err := candidates(req)
 	if err != nil {
@@ -440,7 +440,7 @@ func (s *Session) tryCreate(ctx context.Context, root, p string, data []byte, pi
 				return err
 			})
 		} else {
-			done = s.start(create)
+			done = s.startLeader(create)
 		}
 		ended, err := s.await(ctx, done, func() { s.cleanupAfter(done, p) })
 		if ended {

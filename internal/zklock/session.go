@@ -1,6 +1,7 @@
 package zklock
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -97,7 +98,7 @@ type Session struct {
 	rereads      atomic.Int64              // pipelined reads that could not stand in for a second round trip
 
 	mu     sync.Mutex
-	lastOK time.Time // send time of the newest request a server answered
+	lastOK time.Time // send time of the newest request answered through the leader
 	probe  *probe    // what the heartbeat checks, set while a lease is held
 	err    error     // why the session was lost
 
@@ -237,7 +238,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 // otherwise retry forever, leaving every request of ours hanging.
 func (s *Session) watchdog() {
 	defer s.wg.Done()
-	t := time.NewTimer(s.interval())
+	t := time.NewTimer(s.interval() / 2)
 	defer t.Stop()
 	var dropped *sniffConn
 	for {
@@ -246,7 +247,7 @@ func (s *Session) watchdog() {
 			return
 		case <-t.C:
 		}
-		t.Reset(s.interval())
+		t.Reset(s.interval() / 2)
 		heard := s.epoch.Add(time.Duration(s.heard.Load()))
 		silence := time.Since(heard)
 		if silence > s.Timeout() {
@@ -254,17 +255,22 @@ func (s *Session) watchdog() {
 				ErrSessionLost, silence.Round(time.Millisecond), s.Timeout()))
 			return
 		}
-		// While a lease is held, heartbeats are answered every tenth of
-		// T: a third of T without a byte means this server is frozen or
-		// cut off. The client library would wait two thirds of T before
-		// trying another server, too late for the lease, which gives up
-		// at about 0.65 T; so drop the connection now, once.
+		// While a lease is held, the leader answers a heartbeat every
+		// interval: two intervals without an answer through the leader
+		// mean this server is frozen, or cut off from the leader (a
+		// follower cut off goes on answering reads and pings for
+		// syncLimit ticks). The client library would stay, or wait two
+		// thirds of T before trying another server, too late for the
+		// lease, which gives up at about a third of T; so drop the
+		// connection now, once.
 		s.mu.Lock()
 		holding := s.probe != nil
+		stale := time.Since(s.lastOK)
 		s.mu.Unlock()
-		if c := s.current.Load(); holding && silence > s.Timeout()/3 && c != nil && c != dropped {
+		if c := s.current.Load(); holding && stale > 2*s.interval() && c != nil && c != dropped {
 			dropped = c
-			s.log.Warn("ZooKeeper server silent; reconnecting to another", "server", c.RemoteAddr().String(), "silence", silence.Round(time.Millisecond))
+			s.log.Warn("no answer through the ZooKeeper leader on this server; reconnecting to another",
+				"server", c.RemoteAddr().String(), "since_answer", stale.Round(time.Millisecond), "silence", silence.Round(time.Millisecond))
 			c.Conn.Close()
 		}
 	}
@@ -408,13 +414,35 @@ func (s *Session) Timeout() time.Duration {
 	return s.requested
 }
 
-// LastOK returns the send time (monotonic) of the newest request that a
-// server answered in this session. The server cannot expire the session
-// before LastOK plus Timeout.
+// LastOK returns the send time (monotonic) of the newest request of this
+// session answered through the ensemble's leader: a create, or the
+// heartbeat's sync. Reads do not count: a follower answers them on its own,
+// and one cut off from the leader goes on answering them for up to
+// syncLimit ticks, while the leader, which alone expires sessions, hears
+// nothing of ours and expires the session after Timeout.
+//
+// The server cannot expire the session before LastOK plus Budget.
 func (s *Session) LastOK() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastOK
+}
+
+// Budget is how long after LastOK the session is sure to live: Timeout,
+// less the time the leader may take to hear that a follower saw us.
+//
+// A follower does not pass each request's touch of the session on to the
+// leader; it sends the sessions it has seen in its answer to the leader's
+// ping, every half tick. An answer through the leader proves the link
+// between them was up, and so that the follower's previous ping answer got
+// through, with a touch of ours if we sent anything in the half tick
+// before it (the heartbeat sends every interval): the leader's clock for
+// the session restarted at most half a tick plus an interval before LastOK.
+// A half tick is at most Timeout/4: servers grant at least two ticks
+// (minSessionTimeout, unless an operator lowered it).
+func (s *Session) Budget() time.Duration {
+	t := s.Timeout()
+	return t - t/4 - s.interval()
 }
 
 // Lost is closed when the session is gone for good; Err then says why.
@@ -453,13 +481,23 @@ func (s *Session) call(ctx context.Context, op func() error) error {
 }
 
 // start runs op, one blocking request of the client library, on its own
-// goroutine and returns a channel with its error. An answer moves LastOK.
+// goroutine and returns a channel with its error.
 func (s *Session) start(op func() error) <-chan error {
+	return s.run(op, false)
+}
+
+// startLeader is start for a request that only the leader answers (a
+// create, a sync): its success moves LastOK.
+func (s *Session) startLeader(op func() error) <-chan error {
+	return s.run(op, true)
+}
+
+func (s *Session) run(op func() error, leader bool) <-chan error {
 	t0 := time.Now()
 	done := make(chan error, 1)
 	go func() {
 		err := op()
-		s.observe(t0, err)
+		s.observe(t0, err, leader)
 		done <- err
 	}()
 	return done
@@ -469,8 +507,9 @@ func (s *Session) start(op func() error) <-chan error {
 // to be written before it sends the second anyway.
 const pipelineWait = 5 * time.Millisecond
 
-// startPipelined starts first and, as soon as the client library has written
-// first's request, second: both reach the server back to back and are
+// startPipelined starts first, a request only the leader answers (see
+// startLeader), and, as soon as the client library has written first's
+// request, second: both reach the server back to back and are
 // answered in one round trip instead of two. A server answers a session's
 // requests in order, so second normally sees what first did; but another
 // frame written meanwhile (a ping, a concurrent request) lets second go
@@ -480,7 +519,7 @@ func (s *Session) startPipelined(first, second func() error) (firstDone, secondD
 	case <-s.wrote: // a stale signal, from a frame written before
 	default:
 	}
-	firstDone = s.start(first)
+	firstDone = s.startLeader(first)
 	t := time.NewTimer(pipelineWait)
 	select {
 	case <-s.wrote:
@@ -492,14 +531,17 @@ func (s *Session) startPipelined(first, second func() error) (firstDone, secondD
 }
 
 // observe records that a request sent at t0 came back with err. An answer
-// in our session moves LastOK forward; an answer in another session means
-// the library has replaced ours.
-func (s *Session) observe(t0 time.Time, err error) {
+// in another session means the library has replaced ours; a success of a
+// request the leader answered (leader) moves LastOK forward.
+func (s *Session) observe(t0 time.Time, err error, leader bool) {
 	if !answered(err) {
 		return
 	}
 	if id := s.conn.SessionID(); id != s.ID() {
 		s.fail(fmt.Errorf("%w: the client replaced session %#x with %#x", ErrSessionLost, s.ID(), id))
+		return
+	}
+	if !leader || err != nil {
 		return
 	}
 	s.mu.Lock()
@@ -519,9 +561,10 @@ func (s *Session) interval() time.Duration {
 	return max(s.Timeout()/10, time.Millisecond)
 }
 
-// heartbeat keeps LastOK fresh while a lease is held: one request in
-// flight at a time, every interval, checking that the lease's node is still
-// there and still ours.
+// heartbeat keeps LastOK fresh while a lease is held: every interval, a
+// sync, which the leader answers, and right behind it a read of the
+// lease's node, which must still be there and still ours. One heartbeat is
+// in flight at a time.
 func (s *Session) heartbeat() {
 	defer s.wg.Done()
 	t := time.NewTimer(s.interval())
@@ -546,10 +589,17 @@ func (s *Session) heartbeat() {
 			exists bool
 			stat   *zk.Stat
 		)
-		err := s.call(context.Background(), func() (err error) {
+		synced, read := s.startPipelined(func() error {
+			_, err := s.conn.Sync(p.path)
+			if errors.Is(err, zk.ErrNoNode) {
+				return nil // answered: the node's absence is the read's to report
+			}
+			return err
+		}, func() (err error) {
 			exists, stat, err = s.conn.Exists(p.path)
 			return err
 		})
+		err := s.await2(synced, read)
 		if err != nil {
 			if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrSessionLost) {
 				s.log.Debug("heartbeat failed", "err", err)
@@ -558,6 +608,20 @@ func (s *Session) heartbeat() {
 		}
 		p.check(exists, stat)
 	}
+}
+
+// await2 waits for both requests of a pipelined pair and returns the
+// first error, or the session's if it ends first.
+func (s *Session) await2(a, b <-chan error) error {
+	var errs [2]error
+	for i, ch := range []<-chan error{a, b} {
+		select {
+		case errs[i] = <-ch:
+		case <-s.lost:
+			return s.Err()
+		}
+	}
+	return cmp.Or(errs[0], errs[1])
 }
 
 // setProbe makes the heartbeat check p (nil: just the root).

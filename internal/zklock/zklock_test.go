@@ -785,3 +785,63 @@ func TestHeartbeatFollowsGrantedTimeout(t *testing.T) {
 		t.Fatalf("last answer %v ago; heartbeats every 6 s (a tenth of the requested 60 s)?", age)
 	}
 }
+
+// TestLeaderSilenceFences: a follower answers reads on its own, and goes on
+// answering them while the leader, which alone expires sessions, hears
+// nothing of ours (cut off from it, or the leader frozen) until the
+// follower gives up on the leader, syncLimit ticks later. The lease counts
+// only answers through the leader: with the leader frozen it fences within
+// its budget, though the follower answers every read.
+func TestLeaderSilenceFences(t *testing.T) {
+	// The follower waits 25 ticks (5 s) for a silent leader.
+	zkc := testzk.New(t, testzk.Options{Servers: 3, SyncLimit: 25})
+	ldr, err := zkc.WaitLeader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var follower *testzk.Server
+	for _, srv := range zkc.Servers() {
+		if srv != ldr {
+			follower = srv
+			break
+		}
+	}
+	const T = 2 * time.Second
+	s := connect(t, []string{follower.Addr()}, T)
+	req := lockReq(uniqueRoot(t), "job")
+	req.Margin, req.Lead = 200*time.Millisecond, 300*time.Millisecond
+	l, err := s.Acquire(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(T / 2) // heartbeats through the leader
+	if age := time.Since(s.LastOK()); age > T/5 {
+		t.Fatalf("no answer through the leader for %v before the fault", age)
+	}
+	select {
+	case <-l.Done():
+		t.Fatalf("lease lost before the fault: %v", l.Err())
+	default:
+	}
+
+	if err := ldr.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	defer ldr.Resume()
+	before := s.LastOK()
+	if ok, _, err := s.conn.Exists(l.Path()); err != nil || !ok {
+		t.Fatalf("the follower does not answer a read with the leader frozen (%v, %v): the test shows nothing", ok, err)
+	}
+	if s.LastOK() != before {
+		t.Error("a read the follower answered alone moved LastOK")
+	}
+	select {
+	case <-l.Done():
+		if d := time.Since(paused); d > s.Budget() {
+			t.Errorf("lease gave up %v after the leader froze, want within its budget %v", d, s.Budget())
+		}
+	case <-time.After(2 * T):
+		t.Fatalf("lease still held %v after the leader froze: the follower's answers were taken for the leader's", 2*T)
+	}
+}
