@@ -44,7 +44,7 @@ type options struct {
 
 	// Which of the options that the configuration file can also set were
 	// given on the command line (flags win over the file).
-	maxLASet, graceSet, marginSet, maxRunSet, metricsSet bool
+	maxLASet, sleepSet, graceSet, marginSet, maxRunSet, metricsSet bool
 
 	lock    string   // LOCKNAME
 	argv    []string // the command as words
@@ -109,6 +109,7 @@ func parseArgs(args []string) (*options, error) {
 		return o, nil
 	}
 	o.maxLASet = fs.Changed("maxla")
+	o.sleepSet = fs.Changed("sleep")
 	o.graceSet = fs.Changed("grace")
 	o.marginSet = fs.Changed("margin")
 	o.maxRunSet = fs.Changed("max-runtime")
@@ -248,14 +249,40 @@ func parseSeconds(s string) (time.Duration, error) {
 const maxSeconds = 100 * 365 * 24 * 3600
 
 // signalValue is a signal flag: a number or a name, with or without "SIG",
-// in any case.
+// in any case; real-time signals as numbers (34-64) or as kill(1) names
+// them, RTMIN+n and RTMAX-n.
 type signalValue struct{ s *syscall.Signal }
 
 func (v signalValue) String() string {
 	if v.s == nil {
 		return ""
 	}
-	return strings.TrimPrefix(unix.SignalName(*v.s), "SIG")
+	return signalName(*v.s)
+}
+
+// Real-time signals as the C library leaves them to programs: 32 and 33
+// are its own.
+const (
+	sigRTMin = 34
+	sigRTMax = 64
+)
+
+// signalName names sig without "SIG".
+func signalName(sig syscall.Signal) string {
+	if sig >= sigRTMin && sig <= sigRTMax {
+		if sig-sigRTMin <= sigRTMax-sig {
+			return "RTMIN" + plusMinus('+', int(sig-sigRTMin))
+		}
+		return "RTMAX" + plusMinus('-', int(sigRTMax-sig))
+	}
+	return strings.TrimPrefix(unix.SignalName(sig), "SIG")
+}
+
+func plusMinus(sign byte, n int) string {
+	if n == 0 {
+		return ""
+	}
+	return string(sign) + strconv.Itoa(n)
 }
 
 func (v signalValue) Type() string { return "signal" }
@@ -271,16 +298,38 @@ func (v signalValue) Set(s string) error {
 
 func parseSignal(s string) (syscall.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if unix.SignalName(syscall.Signal(n)) == "" {
+		if unix.SignalName(syscall.Signal(n)) == "" && (n < sigRTMin || n > sigRTMax) {
 			return 0, fmt.Errorf("unknown signal %d", n)
 		}
 		return syscall.Signal(n), nil
 	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	for _, rt := range []struct {
+		prefix string
+		base   int
+		op     byte // '+' or '-'
+		sign   int
+	}{{"RTMIN", sigRTMin, '+', 1}, {"RTMAX", sigRTMax, '-', -1}} {
+		rest, ok := strings.CutPrefix(name, rt.prefix)
+		if !ok {
+			continue
+		}
+		n := 0
+		if rest != "" {
+			if rest[0] != rt.op {
+				break
+			}
+			var err error
+			if n, err = strconv.Atoi(rest[1:]); err != nil || rest[1:] != strconv.Itoa(n) {
+				break
+			}
+		}
+		if sig := rt.base + rt.sign*n; sig >= sigRTMin && sig <= sigRTMax {
+			return syscall.Signal(sig), nil
+		}
+		break
 	}
-	if sig := unix.SignalNum(name); sig != 0 {
+	if sig := unix.SignalNum("SIG" + name); sig != 0 {
 		return sig, nil
 	}
 	return 0, fmt.Errorf("unknown signal %q", s)

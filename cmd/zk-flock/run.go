@@ -221,8 +221,8 @@ func applyFlags(o *options, cfg *config.Config) {
 	if o.maxLASet {
 		cfg.MaxLA = o.maxLA
 	}
-	if o.sleep {
-		cfg.Sleep = true
+	if o.sleepSet {
+		cfg.Sleep = o.sleep // --sleep=false turns the file's "ON" off
 	}
 	if o.graceSet || cfg.Grace == 0 {
 		cfg.Grace = o.grace

@@ -26,6 +26,9 @@ var (
 	// ErrInvalidLockName: returned (wrapped) by ValidateLockName and
 	// ValidateLockPath.
 	ErrInvalidLockName = errors.New("invalid lock name")
+	// ErrTooManySlots: returned (wrapped) by ValidateLockPath for a
+	// semaphore of more than MaxSlots slots.
+	ErrTooManySlots = fmt.Errorf("a semaphore has at most %d slots", MaxSlots)
 )
 
 // KeyError reports a problem with one configuration key. Key is the key as

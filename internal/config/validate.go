@@ -310,7 +310,7 @@ func ValidateLockPath(appID, name string, slots int) error {
 		return err
 	}
 	if slots > MaxSlots {
-		return fmt.Errorf("%w %s: a semaphore of %d slots; at most %d", ErrInvalidLockName, quoteShort(name), slots, MaxSlots)
+		return fmt.Errorf("%d slots: %w", slots, ErrTooManySlots)
 	}
 	if slots > 0 {
 		longest := name + "_" + strconv.Itoa(slots-1)
