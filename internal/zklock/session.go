@@ -96,6 +96,7 @@ type Session struct {
 	current      atomic.Pointer[sniffConn] // the newest connection
 	wrote        chan struct{}             // signalled (buffered 1) after every frame written; see startPipelined
 	rereads      atomic.Int64              // pipelined reads that could not stand in for a second round trip
+	servers      int                       // how many servers were given
 
 	mu     sync.Mutex
 	lastOK time.Time // send time of the newest request answered through the leader
@@ -174,6 +175,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 	}
 
 	s.epoch = time.Now()
+	s.servers = len(opts.Servers)
 	conn, _, err := zk.Connect(opts.Servers, opts.SessionTimeout,
 		zk.WithDialer(s.dial),
 		zk.WithHostProvider(&hostList{}),
@@ -277,16 +279,29 @@ func (s *Session) watchdog() {
 }
 
 // dial wraps the configured dialer so that every new connection reports the
-// session timeout its server negotiated.
+// session timeout its server negotiated, and gives up on a server that
+// accepts the connection but does not answer it in time.
 func (s *Session) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
 	c, err := s.dialer(network, addr, timeout)
 	if err != nil {
 		s.lastDialErr.Store(&err)
 		return nil, err
 	}
-	sc := &sniffConn{Conn: c, s: s}
+	sc := &sniffConn{Conn: c, s: s, answerBy: time.Now().Add(s.handshakeTimeout())}
 	s.current.Store(sc)
 	return sc, nil
+}
+
+// handshakeTimeout bounds the wait for a server's connect response. A
+// frozen server (paused, swapping, a JVM in a long collection) accepts
+// connections in its kernel and never answers; the client library would
+// wait many session timeouts for it, so one frozen server of three failed
+// every connect that tried it first, and a holder reconnecting to it would
+// lose its lease. A healthy server answers in milliseconds: each server
+// gets its share of the timeout, at most a fifth of it, at least 250 ms.
+func (s *Session) handshakeTimeout() time.Duration {
+	t := s.Timeout()
+	return max(250*time.Millisecond, min(t/time.Duration(max(s.servers, 1)), t/5))
 }
 
 // sniffConn reads the connect response, the first frame a server sends on a
@@ -300,9 +315,15 @@ type sniffConn struct {
 	s   *Session
 	got int
 	hdr [20]byte
+	// answerBy is when the connect response must have come.
+	answerBy time.Time
 }
 
 func (c *sniffConn) Read(p []byte) (int, error) {
+	if c.got < len(c.hdr) {
+		// The client library sets a deadline of many session timeouts.
+		_ = c.Conn.SetReadDeadline(c.answerBy)
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.s.heard.Store(int64(time.Since(c.s.epoch)))
@@ -326,6 +347,10 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 
 // Write sends one frame: the client library writes each request whole.
 func (c *sniffConn) Write(p []byte) (int, error) {
+	if c.got < len(c.hdr) {
+		// The connect request; over TLS, the handshake with it.
+		_ = c.Conn.SetWriteDeadline(c.answerBy)
+	}
 	n, err := c.Conn.Write(p)
 	select {
 	case c.s.wrote <- struct{}{}:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path"
 	"strings"
@@ -843,5 +844,47 @@ func TestLeaderSilenceFences(t *testing.T) {
 		}
 	case <-time.After(2 * T):
 		t.Fatalf("lease still held %v after the leader froze: the follower's answers were taken for the leader's", 2*T)
+	}
+}
+
+// TestSilentServerIsSkipped: a server that accepts connections and never
+// answers (frozen, or its JVM in a long pause) costs a connect a short wait,
+// not the whole connect timeout: the next server is tried.
+func TestSilentServerIsSkipped(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn // accepted, never answered
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	const T = 2 * time.Second
+	for i := range 4 {
+		servers := []string{ln.Addr().String(), srv.Addrs()[0]}
+		if i%2 == 1 {
+			servers[0], servers[1] = servers[1], servers[0]
+		}
+		start := time.Now()
+		s, err := Connect(context.Background(), Options{Servers: servers, SessionTimeout: T})
+		if err != nil {
+			t.Fatalf("connect %d with one silent server of two: %v", i, err)
+		}
+		s.Close()
+		if d := time.Since(start); d > T/2 {
+			t.Errorf("connect %d took %v: the silent server held it up", i, d)
+		}
 	}
 }
