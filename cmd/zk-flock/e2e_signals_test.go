@@ -527,3 +527,46 @@ func TestE2EShortPartitionChangesNothing(t *testing.T) {
 		t.Errorf("want the command's own status 3 after SIGTERM, got %v", r)
 	}
 }
+
+// TestE2EWaiterRidesOutZooKeeperTrouble: a waiter (-w) cut off from
+// ZooKeeper for longer than its session timeout loses its session; it
+// starts a new one once ZooKeeper answers again and goes on waiting, until
+// -w runs out, instead of exiting 69.
+func TestE2EWaiterRidesOutZooKeeperTrouble(t *testing.T) {
+	t.Parallel()
+	proxy, err := faultproxy.New(zkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	e := newEnv(t, func(c map[string]any) { c["timeout"] = 2 })
+	w := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()}; c["timeout"] = 2; c["app_id"] = e.app })
+
+	holder, release := holdLock(t, e)
+	ran := w.path("ran")
+	waiter := w.start("-w", "30", "L", "touch "+ran)
+	waitFor(t, 10*time.Second, "the waiter to queue", func() bool {
+		return len(children(t, e.checker(), e.root+"/.zk-flock-queues/L")) == 1
+	})
+
+	proxy.Hold(faultproxy.Both)
+	time.Sleep(4 * time.Second) // twice the session timeout: the session is gone
+	if waiter.exited() {
+		t.Fatalf("the waiter gave up during the outage: %v", waiter.res)
+	}
+	proxy.Release(faultproxy.Both)
+	waitFor(t, 15*time.Second, "the waiter to queue again, in a new session", func() bool {
+		return len(children(t, e.checker(), e.root+"/.zk-flock-queues/L")) == 1
+	})
+	touch(t, release)
+	if r := holder.waitTimeout(10 * time.Second); r.code != 0 {
+		t.Errorf("holder: %v", r)
+	}
+	r := waiter.waitTimeout(15 * time.Second)
+	if r.code != 0 || !fileExists(ran) {
+		t.Errorf("waiter after the outage: want its command run and exit 0, got %v", r)
+	}
+	if !strings.Contains(w.logText(), "trying again with a new session") {
+		t.Errorf("the waiter's log does not say it started a new session:\n%s", w.logText())
+	}
+}

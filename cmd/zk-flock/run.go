@@ -316,61 +316,111 @@ func (j *job) acquireAndRun(ctx context.Context, stopWatching func()) int {
 		return status
 	}
 
-	sess, err := zklock.Connect(ctx, j.sessionOptions())
-	if err != nil {
-		if ctx.Err() != nil {
-			return -1
-		}
-		return j.fail(ExitUnavailable, "%v", err)
+	sess, lease, status := j.take(ctx)
+	if lease == nil {
+		return status
 	}
 	defer sess.Close()
-
-	margin, lead, err := j.fence(sess.Timeout(), sess.Budget())
-	if err != nil {
-		status := ExitConfig
-		if j.o.marginSet {
-			status = ExitUsage // --margin, not the file
-		}
-		return j.fail(status, "%v", err)
-	}
-	req := zklock.Request{
-		Root:   "/" + j.cfg.AppID,
-		Name:   j.o.lock,
-		Slots:  j.o.slots,
-		Data:   holderData(j.o.command),
-		Wait:   j.o.wait > 0,
-		Margin: margin,
-		Lead:   lead,
-	}
-	actx := ctx
-	if req.Wait {
-		var cancelWait context.CancelFunc
-		actx, cancelWait = context.WithTimeout(ctx, j.o.wait)
-		defer cancelWait()
-	}
-	// Signals must be ours before the lock is: from now on, dying of one
-	// would leave the lock held until the session expires.
-	<-j.sigsReady
-	j.log.Debug("trying the lock", "root", req.Root, "slots", req.Slots, "wait", j.o.wait)
-	tried := time.Now()
-	lease, err := sess.Acquire(actx, req)
-	j.waited = time.Since(tried)
-	switch {
-	case errors.Is(err, zklock.ErrLocked):
-		// Busy is the normal outcome on all hosts but one: nothing on
-		// stderr, or cron would mail it every time.
-		j.log.Info("lock is busy; not running the command", "status", j.o.exitCode)
-		j.outcome = metrics.OutcomeBusy
-		return j.o.exitCode
-	case err != nil && ctx.Err() != nil:
-		return -1
-	case err != nil:
-		return j.fail(ExitUnavailable, "lock %s: %v", j.o.lock, err)
-	}
-
 	stopWatching()
 	return j.supervise(sess, lease)
 }
+
+// take connects and takes the lock. It returns the session and the lease,
+// or a nil lease and the exit status (negative: interrupted by a signal).
+// With -w, ZooKeeper trouble is waited out too, until the wait ends: no
+// server reachable, or the session lost while queued (the client library
+// cannot bring an expired session back), is retried with a new session,
+// which queues at the back.
+func (j *job) take(ctx context.Context) (*zklock.Session, *zklock.Lease, int) {
+	waitCtx := ctx
+	if j.o.wait > 0 {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(ctx, j.o.wait)
+		defer cancel()
+	}
+	tried := time.Now()
+	defer func() { j.waited = time.Since(tried) }()
+	// trouble is the ZooKeeper trouble being waited out, if any.
+	var trouble error
+	waitOut := func(err error) bool {
+		if j.o.wait <= 0 || waitCtx.Err() != nil {
+			return false
+		}
+		trouble = err
+		j.log.Warn("ZooKeeper trouble while waiting for the lock; trying again with a new session", "err", err)
+		select {
+		case <-time.After(troublePause):
+		case <-waitCtx.Done():
+		}
+		return waitCtx.Err() == nil
+	}
+	for {
+		// The first connect has its own timeout; one that waits out
+		// trouble ends with the wait.
+		cctx := ctx
+		if trouble != nil {
+			cctx = waitCtx
+		}
+		sess, err := zklock.Connect(cctx, j.sessionOptions())
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return nil, nil, -1
+		case errors.Is(err, zklock.ErrUnreachable) && waitOut(err):
+			continue
+		case trouble != nil && waitCtx.Err() != nil:
+			// The wait ran out while ZooKeeper was in trouble.
+			return nil, nil, j.fail(ExitUnavailable, "%v", trouble)
+		default:
+			return nil, nil, j.fail(ExitUnavailable, "%v", err)
+		}
+
+		margin, lead, err := j.fence(sess.Timeout(), sess.Budget())
+		if err != nil {
+			sess.Close()
+			status := ExitConfig
+			if j.o.marginSet {
+				status = ExitUsage // --margin, not the file
+			}
+			return nil, nil, j.fail(status, "%v", err)
+		}
+		req := zklock.Request{
+			Root:   "/" + j.cfg.AppID,
+			Name:   j.o.lock,
+			Slots:  j.o.slots,
+			Data:   holderData(j.o.command),
+			Wait:   j.o.wait > 0,
+			Margin: margin,
+			Lead:   lead,
+		}
+		// Signals must be ours before the lock is: from now on, dying of
+		// one would leave the lock held until the session expires.
+		<-j.sigsReady
+		j.log.Debug("trying the lock", "root", req.Root, "slots", req.Slots, "wait", j.o.wait)
+		lease, err := sess.Acquire(waitCtx, req)
+		if err == nil {
+			return sess, lease, 0
+		}
+		sess.Close()
+		switch {
+		case errors.Is(err, zklock.ErrLocked):
+			// Busy is the normal outcome on all hosts but one: nothing
+			// on stderr, or cron would mail it every time.
+			j.log.Info("lock is busy; not running the command", "status", j.o.exitCode)
+			j.outcome = metrics.OutcomeBusy
+			return nil, nil, j.o.exitCode
+		case ctx.Err() != nil:
+			return nil, nil, -1
+		case errors.Is(err, zklock.ErrSessionLost) && waitOut(err):
+			continue
+		}
+		return nil, nil, j.fail(ExitUnavailable, "lock %s: %v", j.o.lock, err)
+	}
+}
+
+// troublePause spaces a waiter's new sessions while ZooKeeper is in
+// trouble.
+const troublePause = time.Second
 
 // sessionOptions builds the ZooKeeper session's options from the config.
 func (j *job) sessionOptions() zklock.Options {

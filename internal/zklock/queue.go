@@ -71,6 +71,9 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 		ahead := ""
 		if !head {
 			if ahead, err = s.ahead(ctx, dir, name); err != nil {
+				if err = s.rideOut(ctx, err); err == nil {
+					continue
+				}
 				return nil, err
 			}
 		}
@@ -79,6 +82,9 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 			// wakes per departure.
 			watches, err := s.watchAll(ctx, []string{path.Join(dir, ahead)})
 			if err != nil {
+				if err = s.rideOut(ctx, err); err == nil {
+					continue
+				}
 				return nil, err
 			}
 			if watches != nil {
@@ -97,6 +103,9 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 		}
 		watches, err := s.watchAll(ctx, paths)
 		if err != nil {
+			if err = s.rideOut(ctx, err); err == nil {
+				continue
+			}
 			return nil, err
 		}
 		if watches != nil {
@@ -104,6 +113,26 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 				return nil, err
 			}
 		}
+	}
+}
+
+// rideOut waits out err if it is connection trouble: after a pause it
+// returns nil, to try again (the client library reconnects meanwhile, and
+// the session, if it lives on, keeps the waiter's place in the queue).
+// Otherwise it returns the error to give up with: err itself, ctx's, or the
+// session's if it was lost meanwhile.
+func (s *Session) rideOut(ctx context.Context, err error) error {
+	if answered(err) || ctx.Err() != nil || errors.Is(err, ErrSessionLost) || errors.Is(err, ErrClosed) {
+		return err
+	}
+	s.log.Debug("waiting out connection trouble", "err", err)
+	select {
+	case <-time.After(retryPause):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.lost:
+		return s.Err()
 	}
 }
 
