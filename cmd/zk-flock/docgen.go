@@ -117,7 +117,7 @@ var manDetails = map[string]string{
 		"and before the ZooKeeper session could expire.",
 	"margin": "zk-flock knows when the ZooKeeper leader last answered it, so it knows the earliest moment " +
 		"the session could expire and another host could take the lock (about 0.65 of the session timeout later): " +
-		"it sends SIGTERM up to a grace period (at most a third of that time) before that moment minus the margin, and SIGKILL at it. " +
+		"it sends SIGTERM up to a grace period (at most a quarter of that time) before that moment minus the margin, and SIGKILL at it. " +
 		"Values below 0.05, or above a third of that time, are refused.",
 	"metrics-file": "Written atomically (a temporary file renamed into place) on every exit after the arguments are read, labelled by lock: " +
 		"zk_flock_last_outcome (ran, busy, lost, timeout, stopped, error), zk_flock_last_exit_status, zk_flock_last_wait_seconds, " +

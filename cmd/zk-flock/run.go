@@ -451,12 +451,14 @@ func (j *job) fence(t, budget time.Duration) (margin, lead time.Duration, err er
 		return 0, 0, fmt.Errorf("margin %v: below %v is unsafe (the command could outlive the lock)", margin, minMargin)
 	}
 	// The margin and the grace period's lead must both fit in the budget
-	// and leave a third of it for riding out a lost connection: a third
-	// each at most.
+	// and leave the rest, at least 5/12 of it, for riding out a lost
+	// connection (finding another server takes two intervals of
+	// silence): a third of it at most for the margin, a quarter for the
+	// lead.
 	if margin > budget/3 {
 		return 0, 0, fmt.Errorf("margin %v is more than a third of the %v the session is sure to live after each answer (its timeout is %v): the command would be killed at every hiccup", margin, budget.Round(time.Millisecond), t)
 	}
-	lead = min(j.cfg.Grace, budget/3)
+	lead = min(j.cfg.Grace, budget/4)
 	return margin, lead, nil
 }
 

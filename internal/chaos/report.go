@@ -403,7 +403,7 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		death = "end of file on the workers' socket as the harness saw it (late, so conservative)"
 	}
 	fmt.Fprintf(w, "Settings: session timeout requested %v, negotiated T = %v (server maxSessionTimeout); budget %v (T − T/4 − heartbeat); "+
-		"margin %v (default: max(0.2 s, T/10)); grace %v, so SIGTERM comes %v before the kill deadline (min(grace, budget/3)); "+
+		"margin %v (default: max(0.2 s, T/10)); grace %v, so SIGTERM comes %v before the kill deadline (min(grace, budget/4)); "+
 		"heartbeat every %v; tickTime %v. Deaths: %s.\n\n", st.Requested, st.T, st.Budget, st.Margin, st.Grace, st.Lead, st.Heartbeat, st.TickTime, death)
 	fmt.Fprintln(w, "| # | fault | episodes | cycles | violations | min margin ms: all / victim | victim dead before expiry, min ms | detection ms p50 / p99 / max | kill ms p50 / p99 / max | victims killed (needless) | others killed (needless) | fenced: latest death vs. deadline, ms (past budget) |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---|---|---:|---|---|---|---|---|")

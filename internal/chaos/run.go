@@ -182,7 +182,7 @@ func (e *Env) Settings() Settings {
 		T:         e.T,
 		Budget:    budget,
 		Margin:    margin,
-		Lead:      min(e.opts.Grace, budget/3),
+		Lead:      min(e.opts.Grace, budget/4),
 		Grace:     e.opts.Grace,
 		Heartbeat: e.T / 10,
 		TickTime:  e.opts.TickTime,

@@ -240,7 +240,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 // otherwise retry forever, leaving every request of ours hanging.
 func (s *Session) watchdog() {
 	defer s.wg.Done()
-	t := time.NewTimer(s.interval() / 2)
+	t := time.NewTimer(s.interval() / 4)
 	defer t.Stop()
 	var dropped *sniffConn
 	for {
@@ -249,7 +249,7 @@ func (s *Session) watchdog() {
 			return
 		case <-t.C:
 		}
-		t.Reset(s.interval() / 2)
+		t.Reset(s.interval() / 4)
 		heard := s.epoch.Add(time.Duration(s.heard.Load()))
 		silence := time.Since(heard)
 		if silence > s.Timeout() {
@@ -257,22 +257,24 @@ func (s *Session) watchdog() {
 				ErrSessionLost, silence.Round(time.Millisecond), s.Timeout()))
 			return
 		}
-		// While a lease is held, the leader answers a heartbeat every
-		// interval: two intervals without an answer through the leader
-		// mean this server is frozen, or cut off from the leader (a
-		// follower cut off goes on answering reads and pings for
-		// syncLimit ticks). The client library would stay, or wait two
-		// thirds of T before trying another server, too late for the
-		// lease, which gives up at about a third of T; so drop the
-		// connection now, once.
+		// While a lease is held, a heartbeat goes out every interval,
+		// and a server answers a session's requests in order: a
+		// heartbeat's sync, which the leader must answer, holds back
+		// every answer behind it. Two intervals without a byte mean this
+		// server is frozen, or cut off from the leader (which a follower
+		// notices only after syncLimit ticks). The client library would
+		// wait two thirds of T before trying another server, too late
+		// for the lease, which gives up at about a third of T; so drop
+		// the connection now, once. (Silence, not the age of the last
+		// answer through the leader: on a slow link that age grows with
+		// the round trip while the server is fine.)
 		s.mu.Lock()
 		holding := s.probe != nil
-		stale := time.Since(s.lastOK)
 		s.mu.Unlock()
-		if c := s.current.Load(); holding && stale > 2*s.interval() && c != nil && c != dropped {
+		if c := s.current.Load(); holding && silence > 2*s.interval() && c != nil && c != dropped {
 			dropped = c
-			s.log.Warn("no answer through the ZooKeeper leader on this server; reconnecting to another",
-				"server", c.RemoteAddr().String(), "since_answer", stale.Round(time.Millisecond), "silence", silence.Round(time.Millisecond))
+			s.log.Warn("ZooKeeper server silent, or cut off from the leader; reconnecting to another",
+				"server", c.RemoteAddr().String(), "silence", silence.Round(time.Millisecond))
 			c.Conn.Close()
 		}
 	}
@@ -628,6 +630,13 @@ func (s *Session) heartbeat() {
 		if err != nil {
 			if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrSessionLost) {
 				s.log.Debug("heartbeat failed", "err", err)
+			}
+			if !answered(err) {
+				// The connection went: try again as soon as the
+				// library has a new one (it holds requests until
+				// then), not an interval later, when the lease may
+				// already have given up.
+				t.Reset(retryPause)
 			}
 			continue
 		}
