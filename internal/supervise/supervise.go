@@ -268,7 +268,6 @@ func Start(spec Spec) (*Child, error) {
 		return nil, startError(name, path, r.err)
 	}
 	registry.children[c.pid] = c
-	c.log.Debug("child started", "path", path, "subreaper", c.subreaper)
 	go c.monitor()
 	return c, nil
 }
@@ -293,6 +292,9 @@ func (c *Child) forkAndReap(path string, argv []string, attr *syscall.ProcAttr, 
 	}
 	c.pid = pid
 	c.log = c.log.With("child_pid", pid)
+	// Logged here, not by Start, so that it always comes before "child
+	// exited" below.
+	c.log.Debug("child started", "path", path, "subreaper", c.subreaper)
 	res <- forkResult{pid: pid} // after this, Start and the monitor read c.pid and c.log
 
 	// Wait without reaping, so that Signal, which holds mu, never sends a
