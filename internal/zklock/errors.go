@@ -51,3 +51,10 @@ func answered(err error) bool {
 	}
 	return false
 }
+
+// Transient reports whether err is connection trouble that the client
+// library recovers from by itself (it reconnects to the same session):
+// the request may be tried again.
+func Transient(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)
+}

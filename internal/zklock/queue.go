@@ -122,7 +122,7 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 // Otherwise it returns the error to give up with: err itself, ctx's, or the
 // session's if it was lost meanwhile.
 func (s *Session) rideOut(ctx context.Context, err error) error {
-	if answered(err) || ctx.Err() != nil || errors.Is(err, ErrSessionLost) || errors.Is(err, ErrClosed) {
+	if !Transient(err) || ctx.Err() != nil {
 		return err
 	}
 	s.log.Debug("waiting out connection trouble", "err", err)

@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
+	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,9 +102,10 @@ type Session struct {
 	servers      int                       // how many servers were given
 
 	mu     sync.Mutex
-	lastOK time.Time // send time of the newest request answered through the leader
-	probe  *probe    // what the heartbeat checks, set while a lease is held
-	err    error     // why the session was lost
+	lastOK time.Time   // see LastOK
+	writes []time.Time // when frames went out, oldest first, for credit; the last 2T or so
+	probe  *probe      // what the heartbeat checks, set while a lease is held
+	err    error       // why the session was lost
 
 	ready     chan struct{} // closed on first session establishment
 	readyOnce sync.Once
@@ -271,7 +275,13 @@ func (s *Session) watchdog() {
 		s.mu.Lock()
 		holding := s.probe != nil
 		s.mu.Unlock()
-		if c := s.current.Load(); holding && silence > 2*s.interval() && c != nil && c != dropped {
+		c := s.current.Load()
+		if c != nil {
+			// A connection is not silent before it was made: the one
+			// just made in place of a dropped one has its own time.
+			silence = min(silence, time.Since(c.dialed))
+		}
+		if holding && silence > 2*s.interval() && c != nil && c != dropped {
 			dropped = c
 			s.log.Warn("ZooKeeper server silent, or cut off from the leader; reconnecting to another",
 				"server", c.RemoteAddr().String(), "silence", silence.Round(time.Millisecond))
@@ -289,7 +299,8 @@ func (s *Session) dial(network, addr string, timeout time.Duration) (net.Conn, e
 		s.lastDialErr.Store(&err)
 		return nil, err
 	}
-	sc := &sniffConn{Conn: c, s: s, answerBy: time.Now().Add(s.handshakeTimeout())}
+	now := time.Now()
+	sc := &sniffConn{Conn: c, s: s, dialed: now, answerBy: now.Add(s.handshakeTimeout())}
 	s.current.Store(sc)
 	return sc, nil
 }
@@ -301,6 +312,8 @@ func (s *Session) dial(network, addr string, timeout time.Duration) (net.Conn, e
 // every connect that tried it first, and a holder reconnecting to it would
 // lose its lease. A healthy server answers in milliseconds: each server
 // gets its share of the timeout, at most a fifth of it, at least 250 ms.
+// (Over TLS, the handshake before it is the dialer's, and bounded there by
+// at least minHandshakeTimeout: a frozen TLS server costs that much.)
 func (s *Session) handshakeTimeout() time.Duration {
 	t := s.Timeout()
 	return max(250*time.Millisecond, min(t/time.Duration(max(s.servers, 1)), t/5))
@@ -317,8 +330,9 @@ type sniffConn struct {
 	s   *Session
 	got int
 	hdr [20]byte
-	// answerBy is when the connect response must have come.
-	answerBy time.Time
+	// dialed is when the connection was made; answerBy, when the connect
+	// response must have come.
+	dialed, answerBy time.Time
 }
 
 func (c *sniffConn) Read(p []byte) (int, error) {
@@ -334,8 +348,11 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 		// Closed before the connect response: a TLS server refusing our
 		// certificate, or a plain client on a TLS port. Say so if the
 		// connect fails.
-		err := fmt.Errorf("%s closed the connection before granting a session: %w", c.RemoteAddr(), err)
-		c.s.lastDialErr.Store(&err)
+		why := fmt.Errorf("%s closed the connection before granting a session: %w", c.RemoteAddr(), err)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			why = fmt.Errorf("%s did not grant a session within %v", c.RemoteAddr(), c.answerBy.Sub(c.dialed).Round(time.Millisecond))
+		}
+		c.s.lastDialErr.Store(&why)
 	}
 	if c.got < len(c.hdr) && n > 0 {
 		c.got += copy(c.hdr[c.got:], p[:n])
@@ -350,9 +367,11 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 // Write sends one frame: the client library writes each request whole.
 func (c *sniffConn) Write(p []byte) (int, error) {
 	if c.got < len(c.hdr) {
-		// The connect request; over TLS, the handshake with it.
+		// The connect request. (A TLS handshake happened in the dialer,
+		// bounded there.)
 		_ = c.Conn.SetWriteDeadline(c.answerBy)
 	}
+	c.s.wroteFrame()
 	n, err := c.Conn.Write(p)
 	select {
 	case c.s.wrote <- struct{}{}:
@@ -442,11 +461,12 @@ func (s *Session) Timeout() time.Duration {
 }
 
 // LastOK returns the send time (monotonic) of the newest request of this
-// session answered through the ensemble's leader: a create, or the
-// heartbeat's sync. Reads do not count: a follower answers them on its own,
-// and one cut off from the leader goes on answering them for up to
-// syncLimit ticks, while the leader, which alone expires sessions, hears
-// nothing of ours and expires the session after Timeout.
+// session answered through the ensemble's leader (a create, a sync), or
+// earlier if we had been quiet before it (see credit). Reads do not count:
+// a follower answers them on its own, and one cut off from the leader goes
+// on answering them for up to syncLimit ticks, while the leader, which
+// alone expires sessions, hears nothing of ours and expires the session
+// after Timeout.
 //
 // The server cannot expire the session before LastOK plus Budget.
 func (s *Session) LastOK() time.Time {
@@ -568,14 +588,70 @@ func (s *Session) observe(t0 time.Time, err error, leader bool) {
 		s.fail(fmt.Errorf("%w: the client replaced session %#x with %#x", ErrSessionLost, s.ID(), id))
 		return
 	}
-	if !leader || err != nil {
-		return
+	if leader {
+		// An error answer (a create that found the node) came through
+		// the leader too.
+		s.credit(t0)
 	}
+}
+
+// credit moves LastOK for an answer through the leader to a request sent
+// at t0. The answer proves the follower's link to the leader was up, so
+// every answer the follower gave the leader's pings before t0 got there;
+// the one given within a half tick (≤ T/4) after our newest frame written
+// by t0 − T/4 touched the session: the leader's clock for it restarted no
+// earlier than that frame, w. The session lives at least until w + T.
+// LastOK is t0 when we wrote often enough (w ≥ t0 − T/4 − interval, the
+// heartbeat's case), else earlier, so that LastOK + Budget ≤ w + T always:
+// after a quiet wait in the queue, after a stalled heartbeat.
+func (s *Session) credit(t0 time.Time) {
+	t := s.Timeout()
+	cut := t0.Add(-t / 4)
 	s.mu.Lock()
-	if t0.After(s.lastOK) {
-		s.lastOK = t0
+	defer s.mu.Unlock()
+	ok := t0
+	// The connect request is the first frame, and a new session's
+	// clock starts at the leader when it is created: a session younger
+	// than T/4 has no frame before cut and needs none.
+	if i := sort.Search(len(s.writes), func(i int) bool { return s.writes[i].After(cut) }); i > 0 {
+		ok = minTime(t0, s.writes[i-1].Add(t/4+s.interval()))
 	}
-	s.mu.Unlock()
+	if ok.After(s.lastOK) {
+		s.lastOK = ok
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// quietFor returns how long ago the newest frame went out.
+func (s *Session) quietFor() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.writes) == 0 {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Since(s.writes[len(s.writes)-1])
+}
+
+// wroteFrame records that a frame went out now, for credit.
+func (s *Session) wroteFrame() {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Keep 2T: credit looks back T/4 from answers that come well within
+	// T (a session silent for T is given up).
+	if horizon := now.Add(-2 * s.Timeout()); len(s.writes) > 64 && s.writes[0].Before(horizon) {
+		i := sort.Search(len(s.writes), func(i int) bool { return !s.writes[i].Before(horizon) })
+		// Keep the newest frame before the horizon: it may still be the
+		// one credit needs.
+		s.writes = append(s.writes[:0], s.writes[max(i-1, 0):]...)
+	}
+	s.writes = append(s.writes, now)
 }
 
 // interval is the heartbeat's: as configured, else a tenth of the session
@@ -607,9 +683,17 @@ func (s *Session) heartbeat() {
 		p := s.probe
 		s.mu.Unlock()
 		if p == nil {
-			// Nothing held, nothing to fence: the client library's own
-			// pings keep the session alive, and a thousand waiters cost
-			// the server nothing more.
+			// Nothing held, nothing to fence; but a waiter may take
+			// the lock any moment, and a lease is only as fresh as the
+			// frames written before it (see credit): the client
+			// library pings only every third of T, so touch the
+			// session every interval unless something else went out.
+			if s.quietFor() >= s.interval()/2 {
+				_ = s.call(context.Background(), func() error {
+					_, _, err := s.conn.Exists("/")
+					return err
+				})
+			}
 			continue
 		}
 		var (

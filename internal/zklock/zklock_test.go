@@ -660,6 +660,14 @@ func TestCreateAnswerLost(t *testing.T) {
 	if err != nil || len(children) != 1 {
 		t.Fatalf("children %v %v, want just the lock", children, err)
 	}
+	// Found through a sync and a read, not the create's answer, the lease
+	// still has a fresh base for its deadline, and holds.
+	time.Sleep(T / 2)
+	select {
+	case <-lease.Done():
+		t.Fatalf("lease given up after a lost create answer: %v", lease.Err())
+	default:
+	}
 }
 
 func TestHostListPausesOnlyAfterAFullRound(t *testing.T) {
@@ -885,6 +893,48 @@ func TestSilentServerIsSkipped(t *testing.T) {
 		s.Close()
 		if d := time.Since(start); d > T/2 {
 			t.Errorf("connect %d took %v: the silent server held it up", i, d)
+		}
+	}
+}
+
+// TestCredit: an answer through the leader credits its send time only if
+// we wrote often enough before it; else no more than the session is sure
+// to live after the last frame the leader must have heard of.
+func TestCredit(t *testing.T) {
+	const T = 2 * time.Second
+	base := time.Now()
+	at := func(d time.Duration) time.Time { return base.Add(d) }
+	for _, tc := range []struct {
+		name   string
+		writes []time.Duration // after base
+		t0     time.Duration
+		want   time.Duration // LastOK after base
+	}{
+		{"heartbeats every interval", []time.Duration{0, 200, 400, 600, 800, 1000}, 1000, 1000},
+		{"young session: nothing before t0 − T/4", []time.Duration{900, 1000}, 1000, 1000},
+		// A waiter quiet for T/3 (library pings only), then its create:
+		// the leader may have heard last of the ping at 0.
+		{"quiet wait, then a create", []time.Duration{0, 667, 1334, 1400}, 1400, 667 + 500 + 200},
+		{"quiet wait, nothing since long", []time.Duration{0, 1400}, 1400, 0 + 500 + 200},
+	} {
+		s := &Session{requested: T}
+		for _, w := range tc.writes {
+			s.writes = append(s.writes, at(w*time.Millisecond))
+		}
+		s.credit(at(tc.t0 * time.Millisecond))
+		if got := s.LastOK().Sub(base); got != tc.want*time.Millisecond {
+			t.Errorf("%s: LastOK at %v, want %v", tc.name, got, tc.want*time.Millisecond)
+		}
+		// The promise: LastOK + Budget is no later than the newest
+		// frame at or before t0 − T/4, plus T.
+		var w time.Time
+		for _, x := range s.writes {
+			if !x.After(at(tc.t0*time.Millisecond - T/4)) {
+				w = x
+			}
+		}
+		if !w.IsZero() && s.LastOK().Add(s.Budget()).After(w.Add(T)) {
+			t.Errorf("%s: LastOK + Budget = %v after w + T = %v", tc.name, s.LastOK().Add(s.Budget()).Sub(base), w.Add(T).Sub(base))
 		}
 	}
 }
