@@ -237,7 +237,8 @@ func parseSeconds(s string) (time.Duration, error) {
 	case f < 0:
 		return 0, errors.New("must not be negative")
 	case f > 0 && f < 1e-3:
-		// It would round to 0, which means "no wait", "no limit", ...
+		// Surely a mistake of unit; and below a nanosecond it would
+		// round to 0, which means "no wait", "no limit", ...
 		return 0, errors.New("below a millisecond")
 	case f > maxSeconds:
 		return 0, fmt.Errorf("more than %d seconds", int64(maxSeconds))

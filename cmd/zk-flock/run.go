@@ -76,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	status := runJob(o, rep, stderr)
 	rep.write(status, stderr)
+	if rep.closeLog != nil {
+		rep.closeLog.Close()
+	}
 	return status
 }
 
@@ -120,9 +123,8 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 	if err != nil {
 		say(stderr, "warning: %v", err)
 	}
-	defer closeLog.Close()
 	log = log.With("lock", o.lock)
-	rep.log = log
+	rep.log, rep.closeLog = log, closeLog // closed once the metrics are written
 	j := &job{o: o, cfg: cfg, log: log, stderr: stderr, logToStderr: cfg.Logger.Path == logging.StderrPath,
 		outcome: metrics.OutcomeError}
 
@@ -174,13 +176,14 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 
 // report is what --metrics-file gets when zk-flock exits.
 type report struct {
-	path    string // the metrics file; none if empty
-	lock    string
-	outcome string // one of metrics.Outcomes
-	waited  time.Duration
-	ran     time.Duration
-	log     *slog.Logger     // nil before the log is open
-	sigs    <-chan os.Signal // nil before zk-flock handles signals
+	path     string // the metrics file; none if empty
+	lock     string
+	outcome  string // one of metrics.Outcomes
+	waited   time.Duration
+	ran      time.Duration
+	log      *slog.Logger     // nil before the log is open
+	closeLog io.Closer        // the log's, closed after write
+	sigs     <-chan os.Signal // nil before zk-flock handles signals
 }
 
 // write writes the report for a run that ends with status, if a metrics
@@ -346,8 +349,10 @@ func (j *job) take(ctx context.Context) (*zklock.Session, *zklock.Lease, int) {
 		if j.o.wait <= 0 || waitCtx.Err() != nil {
 			return false
 		}
+		if trouble == nil || trouble.Error() != err.Error() {
+			j.log.Warn("ZooKeeper trouble while waiting for the lock; trying again with a new session until the wait ends", "err", err)
+		}
 		trouble = err
-		j.log.Warn("ZooKeeper trouble while waiting for the lock; trying again with a new session", "err", err)
 		select {
 		case <-time.After(troublePause):
 		case <-waitCtx.Done():
@@ -368,6 +373,8 @@ func (j *job) take(ctx context.Context) (*zklock.Session, *zklock.Lease, int) {
 			return nil, nil, -1
 		case errors.Is(err, zklock.ErrUnreachable) && waitOut(err):
 			continue
+		case ctx.Err() != nil: // a signal during the pause
+			return nil, nil, -1
 		case trouble != nil && waitCtx.Err() != nil:
 			// The wait ran out while ZooKeeper was in trouble.
 			return nil, nil, j.fail(ExitUnavailable, "%v", trouble)
@@ -411,8 +418,10 @@ func (j *job) take(ctx context.Context) (*zklock.Session, *zklock.Lease, int) {
 			return nil, nil, j.o.exitCode
 		case ctx.Err() != nil:
 			return nil, nil, -1
-		case errors.Is(err, zklock.ErrSessionLost) && waitOut(err):
+		case (errors.Is(err, zklock.ErrSessionLost) || zklock.Transient(err)) && waitOut(err):
 			continue
+		case ctx.Err() != nil: // a signal during the pause
+			return nil, nil, -1
 		}
 		return nil, nil, j.fail(ExitUnavailable, "lock %s: %v", j.o.lock, err)
 	}
@@ -446,7 +455,10 @@ func (j *job) fence(t, budget time.Duration) (margin, lead time.Duration, err er
 	margin = j.cfg.Margin
 	switch {
 	case margin == 0:
-		margin = max(defaultMinMargin, t/10)
+		// Clamped for a session of under a second (servers with a
+		// tickTime far below the usual 2 s), but never below the least
+		// safe margin.
+		margin = max(minMargin, min(max(defaultMinMargin, t/10), budget/3))
 	case margin < minMargin: // from the config file; the flag is checked when parsed
 		return 0, 0, fmt.Errorf("margin %v: below %v is unsafe (the command could outlive the lock)", margin, minMargin)
 	}

@@ -112,7 +112,7 @@ func describe(in zklock.NodeInfo, o *options, now time.Time) lockStatus {
 	var h holder
 	switch {
 	case in.Unreadable:
-		r.Client, r.Raw = "unknown", "(node not readable: no READ permission)"
+		r.Client = "unknown" // its ACL does not let us read its data
 	case json.Unmarshal(in.Data, &h) == nil && h.Host != "":
 		r.Client, r.Holder = "zk-flock", &h
 	default:
@@ -138,7 +138,7 @@ func printStatus(w io.Writer, rows []lockStatus) {
 		host, pid, cmd := printable(r.Raw)+" (original client)", "-", "-"
 		switch {
 		case r.Client == "unknown":
-			host = r.Raw
+			host = "(node not readable: no READ permission)"
 		case r.Holder != nil:
 			host, pid, cmd = printable(r.Holder.Host), strconv.Itoa(r.Holder.PID), printable(r.Holder.Command)
 		}
