@@ -89,7 +89,7 @@ func (s *Session) List(ctx context.Context, root string) ([]NodeInfo, error) {
 		}
 		// The node is a plain lock's, or a semaphore's slot (NAME_i),
 		// whose waiters queue under NAME for all the slots: c alone
-		// cannot say which, and the other queue is empty.
+		// cannot say which (it may be both), so both queues count.
 		queues := []string{path.Join(root, QueueDir, c)}
 		if i := strings.LastIndexByte(c, '_'); i > 0 {
 			if _, err := strconv.Atoi(c[i+1:]); err == nil {
