@@ -480,13 +480,10 @@ func (s *Session) LastOK() time.Time {
 //
 // A follower does not pass each request's touch of the session on to the
 // leader; it sends the sessions it has seen in its answer to the leader's
-// ping, every half tick. An answer through the leader proves the link
-// between them was up, and so that the follower's previous ping answer got
-// through, with a touch of ours if we sent anything in the half tick
-// before it (the heartbeat sends every interval): the leader's clock for
-// the session restarted at most half a tick plus an interval before LastOK.
-// A half tick is at most Timeout/4: servers grant at least two ticks
-// (minSessionTimeout, unless an operator lowered it).
+// ping, every half tick, at most Timeout/4 (servers grant at least two
+// ticks: minSessionTimeout, unless an operator lowered it). credit sets
+// LastOK so that the leader's clock for the session restarted no earlier
+// than half a tick plus an interval before it.
 func (s *Session) Budget() time.Duration {
 	t := s.Timeout()
 	return t - t/4 - s.interval()
