@@ -70,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.status || o.list {
 		return inspect(o, stdout, stderr)
 	}
-	rep := &report{lock: o.lock, outcome: metrics.OutcomeError}
+	rep := &report{lock: o.lock}
 	if o.metricsSet {
 		rep.path = o.metrics
 	}
@@ -123,10 +123,10 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 	if err != nil {
 		say(stderr, "warning: %v", err)
 	}
-	log = log.With("lock", o.lock)
-	rep.log, rep.closeLog = log, closeLog // closed once the metrics are written
-	j := &job{o: o, cfg: cfg, log: log, stderr: stderr, logToStderr: cfg.Logger.Path == logging.StderrPath,
+	rep.closeLog = closeLog // closed once the metrics are written
+	j := &job{o: o, cfg: cfg, log: log.With("lock", o.lock), stderr: stderr, logToStderr: cfg.Logger.Path == logging.StderrPath,
 		outcome: metrics.OutcomeError}
+	rep.job = j
 
 	if err := config.ValidateLockPath(cfg.AppID, o.lock, o.slots); err != nil {
 		return j.fail(ExitUsage, "%v", err)
@@ -167,23 +167,15 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 		close(sigsReady)
 	}()
 	j.sigs, j.sigsReady = sigs, sigsReady
-	rep.sigs = sigs
-
-	status := j.run()
-	rep.outcome, rep.waited, rep.ran = j.outcome, j.waited, j.ran
-	return status
+	return j.run()
 }
 
 // report is what --metrics-file gets when zk-flock exits.
 type report struct {
 	path     string // the metrics file; none if empty
 	lock     string
-	outcome  string // one of metrics.Outcomes
-	waited   time.Duration
-	ran      time.Duration
-	log      *slog.Logger     // nil before the log is open
-	closeLog io.Closer        // the log's, closed after write
-	sigs     <-chan os.Signal // nil before zk-flock handles signals
+	job      *job      // how the run went; nil if it failed before the log was open
+	closeLog io.Closer // the log's, closed after write
 }
 
 // write writes the report for a run that ends with status, if a metrics
@@ -193,13 +185,18 @@ func (r *report) write(status int, stderr io.Writer) {
 	if r.path == "" {
 		return
 	}
-	m := runMetrics{outcome: r.outcome, status: status, waited: r.waited, ran: r.ran, end: time.Now()}
+	m := runMetrics{outcome: metrics.OutcomeError, status: status, end: time.Now()}
+	var sigs <-chan os.Signal // nil before zk-flock handles signals
+	if j := r.job; j != nil {
+		m.outcome, m.waited, m.ran = j.outcome, j.waited, j.ran
+		sigs = j.sigs
+	}
 	// SIGTERM or SIGINT now cuts the helper short rather than wait for it.
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for {
 			select {
-			case sig := <-r.sigs:
+			case sig := <-sigs:
 				if sig == syscall.SIGTERM || sig == syscall.SIGINT {
 					cancel()
 					return
@@ -213,8 +210,8 @@ func (r *report) write(status int, stderr io.Writer) {
 	cancel()
 	if err != nil {
 		say(stderr, "warning: metrics not written: %v", err)
-		if r.log != nil {
-			r.log.Warn("metrics not written", "err", err)
+		if r.job != nil {
+			r.job.log.Warn("metrics not written", "err", err)
 		}
 	}
 }
@@ -369,11 +366,9 @@ func (j *job) take(ctx context.Context) (*zklock.Session, *zklock.Lease, int) {
 		sess, err := zklock.Connect(cctx, j.sessionOptions())
 		switch {
 		case err == nil:
-		case ctx.Err() != nil:
-			return nil, nil, -1
 		case errors.Is(err, zklock.ErrUnreachable) && waitOut(err):
 			continue
-		case ctx.Err() != nil: // a signal during the pause
+		case ctx.Err() != nil: // a signal, before or during the pause
 			return nil, nil, -1
 		case trouble != nil && waitCtx.Err() != nil:
 			// The wait ran out while ZooKeeper was in trouble.
@@ -416,11 +411,9 @@ func (j *job) take(ctx context.Context) (*zklock.Session, *zklock.Lease, int) {
 			j.log.Info("lock is busy; not running the command", "status", j.o.exitCode)
 			j.outcome = metrics.OutcomeBusy
 			return nil, nil, j.o.exitCode
-		case ctx.Err() != nil:
-			return nil, nil, -1
 		case (errors.Is(err, zklock.ErrSessionLost) || zklock.Transient(err)) && waitOut(err):
 			continue
-		case ctx.Err() != nil: // a signal during the pause
+		case ctx.Err() != nil: // a signal, before or during the pause
 			return nil, nil, -1
 		}
 		return nil, nil, j.fail(ExitUnavailable, "lock %s: %v", j.o.lock, err)
