@@ -153,7 +153,7 @@ func (e *Env) RunScenario(ctx context.Context, sc Scenario, g *Group, n int) Pha
 	ph := Phase{Scenario: sc.ID, Name: sc.Name, From: wire.Now()}
 	for i, retries := 0, 0; i < n && ctx.Err() == nil; i++ {
 		ep := e.RunEpisode(ctx, sc, g)
-		e.logf("  %s %-40s episode %d: victim %s interval %d%s", sc.ID, sc.Name, ep.ID, ep.Client, ep.Victim, errSuffix(ep.Err))
+		e.logf("  %s %-40s episode %d: victim %s interval %d%s%s", sc.ID, sc.Name, ep.ID, ep.Client, ep.Victim, leaderSuffix(ep), errSuffix(ep.Err))
 		if ep.Err != "" && ep.Start == 0 && retries < 2 {
 			// The fault could not even be injected (the victim was
 			// between connections, say): try another holder.
@@ -163,6 +163,15 @@ func (e *Env) RunScenario(ctx context.Context, sc Scenario, g *Group, n int) Pha
 	}
 	ph.To = wire.Now()
 	return ph
+}
+
+// leaderSuffix marks an episode whose faulted server was the leader: an
+// election followed.
+func leaderSuffix(ep *Episode) string {
+	if ep.Leader {
+		return " (the leader)"
+	}
+	return ""
 }
 
 func errSuffix(s string) string {
@@ -201,7 +210,7 @@ func (e *Env) RunMix(ctx context.Context, scs []Scenario, done func() bool) Phas
 			g := groups[rng.IntN(len(groups))]
 			mu.Unlock()
 			ep := e.RunEpisode(ctx, sc, g)
-			e.logf("  mix %-3s %-40s on %s episode %d: victim %s interval %d%s", sc.ID, sc.Name, g.Name, ep.ID, ep.Client, ep.Victim, errSuffix(ep.Err))
+			e.logf("  mix %-3s %-40s on %s episode %d: victim %s interval %d%s%s", sc.ID, sc.Name, g.Name, ep.ID, ep.Client, ep.Victim, leaderSuffix(ep), errSuffix(ep.Err))
 		}
 	}
 	var wg sync.WaitGroup

@@ -23,6 +23,7 @@ type Episode struct {
 	Victim   int    `json:"victim,omitempty"` // interval id
 	Run      int64  `json:"run,omitempty"`    // the victim's zk-flock run
 	Server   int    `json:"server,omitempty"` // server faulted (scenario 4), 0: none
+	Leader   bool   `json:"leader,omitempty"` // that server led the ensemble when faulted
 	Start    int64  `json:"start,omitempty"`  // fault injected
 	Healed   int64  `json:"healed,omitempty"` // fault over
 	End      int64  `json:"end,omitempty"`
@@ -207,6 +208,10 @@ func serverFault(pick serverPicker, act serverAction, length time.Duration) func
 			return err
 		}
 		ep.Server = s.ID()
+		// Faulting the leader means an election: say so (4a, 4b).
+		if m, err := s.Mode(); err == nil && m == testzk.ModeLeader {
+			ep.Leader = true
+		}
 		ep.Start = wire.Now()
 		switch act {
 		case kill9:
