@@ -104,9 +104,10 @@ var manDetails = map[string]string{
 	"maxla": "The load average is read from /proc/loadavg; above the limit, zk-flock exits 1 without trying the lock, as the original did.",
 	"wait": "Waiters queue in ZooKeeper (ephemeral sequential nodes under /<app_id>/.zk-flock-queues/LOCKNAME/, " +
 		"with -n under /<app_id>/.zk-flock-slot-queues/LOCKNAME/) " +
-		"and are served first come, first served; a release wakes exactly one waiter. " +
+		"and are served first come, first served: a waiter takes a free lock at once only when nobody queues, and a release wakes exactly one waiter. " +
+		"A waiter killed with SIGKILL keeps its place until its session expires (the session timeout), and those behind it wait that long. " +
 		"ZooKeeper trouble while waiting (no server reachable, the session lost) is waited out too, with a new session that queues again; " +
-		"if it lasts until the wait ends, zk-flock exits 69.",
+		"if it lasts until the wait ends, zk-flock exits 69. The first connection is bounded by the timeout, as without -w.",
 	"semaphore": "The slots are the nodes /<app_id>/LOCKNAME_0 to /<app_id>/LOCKNAME_{N-1}, as the original's -n; " +
 		"the command gets its slot in ZK_FLOCK_SLOT.",
 	"minlocktime": "Counted from acquisition: a command that runs longer is not delayed. " +

@@ -574,3 +574,35 @@ func TestE2EWaiterRidesOutZooKeeperTrouble(t *testing.T) {
 		t.Errorf("the waiter's log does not say it started a new session:\n%s", w.logText())
 	}
 }
+
+// TestE2EWaitEndsInZooKeeperTrouble: a queued waiter whose -w runs out
+// while no server answers its session exits 69, not with the busy status:
+// the lock may have been free all along.
+func TestE2EWaitEndsInZooKeeperTrouble(t *testing.T) {
+	t.Parallel()
+	proxy, err := faultproxy.New(zkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	e := newEnv(t)
+	w := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()}; c["app_id"] = e.app })
+	zc := e.checker()
+	holder, release := holdLock(t, e)
+	waiter := w.start("-w", "2", "-x", "5", "L", "true")
+	waitFor(t, 10*time.Second, "the waiter to queue", func() bool {
+		return len(children(t, zc, e.root+"/.zk-flock-queues/L")) == 1
+	})
+	proxy.Hold(faultproxy.Both)
+	proxy.Reset()
+	r := waiter.waitTimeout(10 * time.Second)
+	proxy.Release(faultproxy.Both)
+	if r.code != ExitUnavailable {
+		t.Errorf("waiter whose wait ended while cut off: want exit %d, got %v", ExitUnavailable, r)
+	}
+	oneStderrLine(t, "waiter", r, "ZooKeeper")
+	touch(t, release)
+	if r := holder.waitTimeout(10 * time.Second); r.code != 0 {
+		t.Errorf("holder: %v", r)
+	}
+}

@@ -252,10 +252,11 @@ func (l *Lease) Release(ctx context.Context) error {
 }
 
 // Acquire takes the lock req describes. Without req.Wait it fails with
-// ErrLocked when every candidate node is held. With it, it queues behind
-// earlier waiters (see queue.go) and waits on watches until a node is free
-// or ctx ends: ErrLocked when ctx's deadline passed, ctx.Err() when it was
-// cancelled. It never leaves a node of its own behind when it fails: a
+// ErrLocked when every candidate node is held. With it, it tries at once
+// only if nobody queues, else queues behind earlier waiters (see queue.go),
+// and waits on watches until a node is free or ctx ends: ErrLocked when
+// ctx's deadline passed (connection trouble, Transient, if no server
+// answered the session by then), ctx.Err() when it was cancelled. It never leaves a node of its own behind when it fails: a
 // create whose outcome is unknown is resolved, and its node deleted, in the
 // background (or by Close).
 //
@@ -274,19 +275,33 @@ func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.Wait {
+		// A waiter must not overtake those already queued: a lock just
+		// freed stays free until the head of the queue, woken, takes
+		// it, and a newcomer's create would win it. It tries at once
+		// only when nobody queues.
+		busy, err := s.queueBusy(ctx, queueDir(req))
+		if err != nil {
+			return nil, s.waitErr(ctx, err)
+		}
+		if busy {
+			l, err := s.queue(ctx, req, paths)
+			return l, s.waitErr(ctx, err)
+		}
+	}
 	// A waiter not yet queued must not leave a watch on a held lock: it
 	// would be woken by every release, not only at the head of the queue.
 	l, err := s.tryAll(ctx, req, paths, !req.Wait)
 	switch {
 	case err != nil:
-		return nil, waitErr(ctx, err)
+		return nil, s.waitErr(ctx, err)
 	case l != nil:
 		return l, nil
 	case !req.Wait:
 		return nil, ErrLocked
 	}
 	l, err = s.queue(ctx, req, paths)
-	return l, waitErr(ctx, err)
+	return l, s.waitErr(ctx, err)
 }
 
 // tryAll tries each candidate once and returns a lease on the first one it
@@ -332,12 +347,18 @@ func (s *Session) watchAll(ctx context.Context, paths []string) ([]<-chan zk.Eve
 	return watches, nil
 }
 
-// waitErr maps the end of a wait to ErrLocked when its deadline passed.
-func waitErr(ctx context.Context, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-		return fmt.Errorf("%w (waited until the deadline)", ErrLocked)
+// waitErr maps the end of a wait to its error when its deadline passed:
+// ErrLocked, or connection trouble (Transient) if no server answered the
+// session by then. Then the lock may well have been free, and "busy"
+// would be a wrong answer.
+func (s *Session) waitErr(ctx context.Context, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() == nil {
+		return err
 	}
-	return err
+	if s.conn.State() != zk.StateHasSession {
+		return fmt.Errorf("zklock: the wait ended while no ZooKeeper server answered: %w", zk.ErrNoServer)
+	}
+	return fmt.Errorf("%w (waited until the deadline)", ErrLocked)
 }
 
 // waitAny blocks until one of the watches fires, the session is lost or ctx

@@ -938,3 +938,95 @@ func TestCredit(t *testing.T) {
 		}
 	}
 }
+
+// TestNewcomerQueuesBehindWaiters: a waiter that arrives while others
+// queue goes behind them, even when the lock is free at that moment, as it
+// is between a release and the head of the queue taking it.
+func TestNewcomerQueuesBehindWaiters(t *testing.T) {
+	root := uniqueRoot(t)
+	c := raw(t)
+	dir := root + "/" + QueueDir + "/job"
+	for _, p := range []string{root, path.Dir(dir), dir} {
+		if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A queued waiter that has not yet taken the free lock.
+	head, err := c.Create(dir+"/"+waiterPrefix+"0123456789abcdef-", nil, zk.FlagEphemeralSequential, zk.WorldACL(zk.PermAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := connect(t, srv.Addrs(), 4*time.Second)
+	req := lockReq(root, "job")
+	req.Wait = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.Acquire(ctx, req)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("the newcomer took the free lock ahead of the queued waiter (err %v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if waiters, _, err := c.Children(dir); err != nil || len(waiters) != 2 {
+		t.Fatalf("queue %v (%v), want the head and the newcomer behind it", waiters, err)
+	}
+	if ok, _, _ := c.Exists(root + "/job"); ok {
+		t.Fatal("the lock node exists: the newcomer created it")
+	}
+	if err := c.Delete(head, -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("after the head left: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the newcomer never took the lock after the head left")
+	}
+}
+
+// TestWaitEndsDisconnected: a wait that runs out while no server answers
+// the session ends with connection trouble, not "busy": the lock may have
+// been free all along.
+func TestWaitEndsDisconnected(t *testing.T) {
+	root := uniqueRoot(t)
+	a := connect(t, srv.Addrs(), 4*time.Second)
+	if _, err := a.Acquire(context.Background(), lockReq(root, "job")); err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t)
+	b := connect(t, []string{p.Addr()}, 4*time.Second)
+	req := lockReq(root, "job")
+	req.Wait = true
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	got := make(chan error, 1)
+	go func() {
+		_, err := b.Acquire(ctx, req)
+		got <- err
+	}()
+	c := raw(t)
+	deadline := time.Now().Add(time.Second)
+	for {
+		waiters, _, _ := c.Children(root + "/" + QueueDir + "/job")
+		if len(waiters) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter did not queue")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.Hold(faultproxy.Both)
+	p.Reset()
+	err := <-got
+	if errors.Is(err, ErrLocked) || !Transient(err) {
+		t.Fatalf("wait ended while disconnected: %v, want connection trouble, not ErrLocked", err)
+	}
+	p.Release(faultproxy.Both)
+}
