@@ -256,9 +256,10 @@ func (l *Lease) Release(ctx context.Context) error {
 // only if nobody queues, else queues behind earlier waiters (see queue.go),
 // and waits on watches until a node is free or ctx ends: ErrLocked when
 // ctx's deadline passed (connection trouble, Transient, if no server
-// answered the session by then), ctx.Err() when it was cancelled. It never leaves a node of its own behind when it fails: a
-// create whose outcome is unknown is resolved, and its node deleted, in the
-// background (or by Close).
+// answered the session by then), ctx.Err() when it was cancelled. It never
+// leaves a node of its own behind when it fails: a create whose outcome is
+// unknown is resolved, and its node deleted, in the background (or by
+// Close).
 //
 // Without req.Wait, the try reads the node in the same round trip as its
 // create (see tryCreate), which leaves a watch on a node held by someone
