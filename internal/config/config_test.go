@@ -265,11 +265,6 @@ func TestParseErrors(t *testing.T) {
 		{"grace string", obj(`"grace":"10s"`), ErrWrongType, "grace", "want a number of seconds, got string"},
 		{"metrics_file bool", obj(`"metrics_file":false`), ErrWrongType, "metrics_file", "want a string, got boolean"},
 
-		// Duplicates.
-		{"duplicate host", obj(`"host":["zk2"]`), ErrDuplicateKey, "host", `"host": appears more than once`},
-		{"duplicate logger.level", obj(`"logger":{"level":"INFO","level":"DEBUG"}`), ErrDuplicateKey, "logger.level", "more than once"},
-		{"duplicate auth.data", obj(`"auth":{"scheme":"digest","data":"a:b","data":"c:d"}`), ErrDuplicateKey, "auth.data", "more than once"},
-
 		// Invalid values.
 		{"empty host list", `{"host":[],"timeout":5,"app_id":"a"}`, ErrInvalidValue, "host", "empty"},
 		{"empty host entry", `{"host":[""],"timeout":5,"app_id":"a"}`, ErrInvalidValue, "host", "entry 1: empty host"},
@@ -592,5 +587,29 @@ func TestValidateLockPath(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("ValidateLockPath(%q, %.20q, %d) = %v, want ok=%t", tt.appID, tt.name, tt.slots, err, tt.ok)
 		}
+	}
+}
+
+// TestParseDuplicateKeysLastWins: a key given twice takes its last value, as
+// with the original (Python's json), and a key zk-flock reads gets a
+// warning; a configuration that works with the original must not fail.
+func TestParseDuplicateKeysLastWins(t *testing.T) {
+	cfg, err := Parse(strings.NewReader(`{"host":["zk1"],"timeout":5,"app_id":"a","timeout":7,` +
+		`"logger":{"level":"INFO","level":"DEBUG"},"auth":{"scheme":"digest","data":"a:b","data":"c:d"},` +
+		`"fleet":1,"fleet":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Timeout != 7*time.Second || cfg.Logger.Level != "DEBUG" || cfg.Auth == nil || cfg.Auth.Data != "c:d" {
+		t.Fatalf("got timeout %v, level %s, auth %+v: want the last values", cfg.Timeout, cfg.Logger.Level, cfg.Auth)
+	}
+	w := strings.Join(cfg.Warnings(), "\n")
+	for _, k := range []string{`"timeout"`, `"logger.level"`, `"auth.data"`} {
+		if !strings.Contains(w, k+" appears more than once") {
+			t.Errorf("warnings %q do not name %s", w, k)
+		}
+	}
+	if strings.Contains(w, "fleet") || strings.Contains(w, "c:d") {
+		t.Errorf("warnings %q name an unknown key or the secret", w)
 	}
 }

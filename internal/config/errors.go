@@ -15,8 +15,6 @@ var (
 	ErrWrongType = errors.New("wrong type")
 	// ErrInvalidValue: a key has the right type but an unusable value.
 	ErrInvalidValue = errors.New("invalid value")
-	// ErrDuplicateKey: a key this package reads appears twice in one object.
-	ErrDuplicateKey = errors.New("duplicate key")
 	// ErrEmpty: the file is empty or holds only white space.
 	ErrEmpty = errors.New("config: file is empty, want a JSON object")
 	// ErrTooLarge: the file is larger than MaxFileSize.
@@ -33,8 +31,8 @@ var (
 
 // KeyError reports a problem with one configuration key. Key is the key as
 // written in the file, nested keys joined by a dot ("logger.level").
-// Err wraps one of ErrMissingKey, ErrWrongType, ErrInvalidValue or
-// ErrDuplicateKey. Neither field ever holds the "auth.data" secret.
+// Err wraps one of ErrMissingKey, ErrWrongType or ErrInvalidValue.
+// Neither field ever holds the "auth.data" secret.
 type KeyError struct {
 	Key string
 	Err error

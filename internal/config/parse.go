@@ -46,8 +46,9 @@ var Keys = []string{
 // The file is strict JSON, as the original's json.load required: no
 // comments, no trailing commas, nothing after the object. Keys are
 // case-sensitive; unknown keys are ignored (fleets carry their own), and a
-// null value of an optional key counts as absent. A key this package reads
-// may appear only once per object. Normalization: "host" entries may each
+// null value of an optional key counts as absent. A key that appears twice
+// in an object takes its last value, as with the original (Python's json),
+// and a key this package reads gets a warning (Warnings) for it. Normalization: "host" entries may each
 // hold several comma-separated servers (the original joined the list with
 // commas into one connection string) and get DefaultPort when they have no
 // port; one leading "/" of "app_id" is stripped; levels become upper-case
@@ -87,7 +88,8 @@ func parse(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	cfg := Default()
-	obj, err := readObject("", top, Keys)
+	var dups []string
+	obj, err := readObject("", top, Keys, &dups)
 	if err != nil {
 		return Config{}, err
 	}
@@ -126,12 +128,12 @@ func parse(data []byte) (Config, error) {
 		}
 	}
 	if raw, ok := obj.optional("logger"); ok {
-		if err := parseLogger(&cfg.Logger, raw); err != nil {
+		if err := parseLogger(&cfg.Logger, raw, &dups); err != nil {
 			return Config{}, err
 		}
 	}
 	if raw, ok := obj.optional("auth"); ok {
-		if cfg.Auth, err = parseAuth(raw); err != nil {
+		if cfg.Auth, err = parseAuth(raw, &dups); err != nil {
 			return Config{}, err
 		}
 	}
@@ -144,7 +146,7 @@ func parse(data []byte) (Config, error) {
 		}
 	}
 	if raw, ok := obj.optional("tls"); ok {
-		if cfg.TLS, err = parseTLS(raw); err != nil {
+		if cfg.TLS, err = parseTLS(raw, &dups); err != nil {
 			return Config{}, err
 		}
 	}
@@ -167,6 +169,9 @@ func parse(data []byte) (Config, error) {
 		if cfg.MetricsFile, err = str("metrics_file", raw); err != nil {
 			return Config{}, err
 		}
+	}
+	for _, k := range dups {
+		cfg.warnings = append(cfg.warnings, fmt.Sprintf("config: %q appears more than once; the last one is used", k))
 	}
 	return cfg, nil
 }
@@ -245,10 +250,11 @@ type object struct {
 	keys   []string // every key, in order, for hints
 }
 
-// readObject splits raw (a valid JSON object) into its members. A key of
-// known that appears twice is an error; other keys may repeat (the original
-// read them with Python's json, where the last one wins).
-func readObject(prefix string, raw json.RawMessage, known []string) (*object, error) {
+// readObject splits raw (a valid JSON object) into its members. A key may
+// repeat, and the last one wins, as with the original, which read the file
+// with Python's json; a repeated key of known is added to *dups (with the
+// prefix), for a warning.
+func readObject(prefix string, raw json.RawMessage, known []string, dups *[]string) (*object, error) {
 	obj := &object{prefix: prefix, vals: make(map[string]json.RawMessage)}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if _, err := dec.Token(); err != nil { // '{'
@@ -264,8 +270,8 @@ func readObject(prefix string, raw json.RawMessage, known []string) (*object, er
 		if err := dec.Decode(&val); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		if _, dup := obj.vals[key]; dup && contains(known, key) {
-			return nil, keyErr(prefix+key, ErrDuplicateKey, "appears more than once")
+		if _, dup := obj.vals[key]; dup && contains(known, key) && !contains(*dups, prefix+key) {
+			*dups = append(*dups, prefix+key)
 		}
 		obj.vals[key] = val
 		obj.keys = append(obj.keys, key)
@@ -428,11 +434,11 @@ func parseSleep(raw json.RawMessage) (bool, error) {
 	return false, keyErr("sleep", ErrInvalidValue, "%s, got %s", want, quoteShort(s))
 }
 
-func parseLogger(l *Logger, raw json.RawMessage) error {
+func parseLogger(l *Logger, raw json.RawMessage, dups *[]string) error {
 	if t := jsonType(raw); t != "object" {
 		return keyErr("logger", ErrWrongType, "want an object, got %s", t)
 	}
-	obj, err := readObject("logger.", raw, []string{"path", "level", "zklevel", "format"})
+	obj, err := readObject("logger.", raw, []string{"path", "level", "zklevel", "format"}, dups)
 	if err != nil {
 		return err
 	}
@@ -462,11 +468,11 @@ func parseLogger(l *Logger, raw json.RawMessage) error {
 	return nil
 }
 
-func parseAuth(raw json.RawMessage) (*Auth, error) {
+func parseAuth(raw json.RawMessage, dups *[]string) (*Auth, error) {
 	if t := jsonType(raw); t != "object" {
 		return nil, keyErr("auth", ErrWrongType, "want an object, got %s", t)
 	}
-	obj, err := readObject("auth.", raw, []string{"scheme", "data"})
+	obj, err := readObject("auth.", raw, []string{"scheme", "data"}, dups)
 	if err != nil {
 		return nil, err
 	}

@@ -75,11 +75,11 @@ func parseACL(raw json.RawMessage) (string, error) {
 	return "", keyErr("acl", ErrInvalidValue, `want %q or %q, got %s`, ACLCreator, ACLWorld, quoteShort(s))
 }
 
-func parseTLS(raw json.RawMessage) (*TLS, error) {
+func parseTLS(raw json.RawMessage, dups *[]string) (*TLS, error) {
 	if t := jsonType(raw); t != "object" {
 		return nil, keyErr("tls", ErrWrongType, "want an object, got %s", t)
 	}
-	obj, err := readObject("tls.", raw, []string{"ca_file", "cert_file", "key_file", "server_name"})
+	obj, err := readObject("tls.", raw, []string{"ca_file", "cert_file", "key_file", "server_name"}, dups)
 	if err != nil {
 		return nil, err
 	}

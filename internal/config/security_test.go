@@ -82,7 +82,6 @@ func TestParseSecurityErrors(t *testing.T) {
 		{"acl not a string", `"acl":1`, "acl", ErrWrongType, "want a string"},
 		{"acl unknown", `"acl":"none"`, "acl", ErrInvalidValue, `want "creator" or "world"`},
 		{"creator needs auth", `"acl":"creator"`, "acl", ErrInvalidValue, `needs "auth"`},
-		{"acl twice", `"acl":"world","acl":"world"`, "acl", ErrDuplicateKey, "more than once"},
 		{"tls not an object", `"tls":"yes"`, "tls", ErrWrongType, "want an object"},
 		{"tls true", `"tls":true`, "tls", ErrWrongType, "got boolean"},
 		{"ca_file not a string", `"tls":{"ca_file":["a"]}`, "tls.ca_file", ErrWrongType, "got array"},
@@ -92,7 +91,6 @@ func TestParseSecurityErrors(t *testing.T) {
 		{"server_name with space", `"tls":{"server_name":"zk 1"}`, "tls.server_name", ErrInvalidValue, "contains ' '"},
 		{"server_name with control", `"tls":{"server_name":"zk\u0007"}`, "tls.server_name", ErrInvalidValue, "contains"},
 		{"server_name too long", `"tls":{"server_name":"` + strings.Repeat("a", 254) + `"}`, "tls.server_name", ErrInvalidValue, "longer than 253"},
-		{"tls key twice", `"tls":{"ca_file":"a","ca_file":"b"}`, "tls.ca_file", ErrDuplicateKey, "more than once"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
