@@ -107,7 +107,7 @@ var manDetails = map[string]string{
 		"and are served first come, first served: a waiter takes a free lock at once only when nobody queues, and a release wakes exactly one waiter. " +
 		"A waiter killed with SIGKILL keeps its place until its session expires (the session timeout), and those behind it wait that long. " +
 		"ZooKeeper trouble while waiting (no server reachable, the session lost) is waited out too, with a new session that queues again; " +
-		"if it lasts until the wait ends, zk-flock exits 69. The first connection is bounded by the timeout, as without -w.",
+		"if it lasts until the wait ends, zk-flock exits 69 (with no server reachable, after the wait or after the timeout, whichever is longer).",
 	"semaphore": "The slots are the nodes /<app_id>/LOCKNAME_0 to /<app_id>/LOCKNAME_{N-1}, as the original's -n; " +
 		"the command gets its slot in ZK_FLOCK_SLOT.",
 	"minlocktime": "Counted from acquisition: a command that runs longer is not delayed. " +
@@ -230,7 +230,8 @@ func writeMan(w io.Writer) error {
 		"with the -x status, or, with -w, wait in line for it.")
 	para("COMMAND is one argument, split into words as a POSIX shell splits them (quotes group words); no shell is run, " +
 		"so use sh -c '...' for pipes and &&. After --, the words are used as they are. Options may stand before or after " +
-		"LOCKNAME and COMMAND.")
+		"LOCKNAME and COMMAND. A long option may be shortened to any prefix that names it alone (--conf), as the original's " +
+		"parser allowed; a prefix of one of the original's options means that one (--max is --maxla).")
 	para("The command starts only once the lock is held, in its own process group. When it exits, whatever it left " +
 		"running in its group is stopped too; zk-flock then waits out -l, closes its session, which removes the lock node " +
 		"at once, and exits with the command's status.")

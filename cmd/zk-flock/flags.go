@@ -73,11 +73,11 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.BoolVarP(&o.sleep, "sleep", "s", false, "before trying the lock, sleep as many seconds as the 1-minute load average")
 	fs.VarP(secondsValue{&o.wait}, "wait", "w", "wait up to `SECONDS` for a busy lock (fractions allowed) instead of giving up at once")
 	fs.IntVarP(&o.exitCode, "exitcode", "x", 0, "exit `STATUS` (0-255) when the lock is busy")
-	fs.IntVarP(&o.slots, "semaphore", "n", 0, "semaphore: hold one of `N` slots LOCKNAME_0 … LOCKNAME_{N-1}")
+	fs.IntVarP(&o.slots, "semaphore", "n", 0, "semaphore: hold one of `N` slots LOCKNAME_0 … LOCKNAME_{N-1} (0: a plain lock)")
 	o.minLock = 5 * time.Second
 	fs.VarP(secondsValue{&o.minLock}, "minlocktime", "l", "hold the lock at least `SECONDS` from acquisition")
 	o.pdeathsig = syscall.SIGTERM
-	fs.VarP(signalValue{&o.pdeathsig}, "pdeathsig", "p", "`SIGNAL` (number or name) the command gets if zk-flock dies")
+	fs.VarP(signalValue{&o.pdeathsig}, "pdeathsig", "p", "`SIGNAL` (number or name) the command gets if zk-flock dies (0: none)")
 	o.grace = defaultGrace
 	fs.Var(secondsValue{&o.grace}, "grace", "`SECONDS` between SIGTERM and SIGKILL when the command is stopped (overrides the config's grace)")
 	fs.Var(secondsValue{&o.margin}, "margin", "the command is dead at least `SECONDS` before the ZooKeeper session could expire (default from the config, else a tenth of the session timeout, at least 0.2)")
@@ -102,6 +102,10 @@ var runOnlyFlags = []string{"daemonize", "maxla", "sleep", "wait", "exitcode", "
 func parseArgs(args []string) (*options, error) {
 	o := &options{}
 	fs := newFlagSet(o)
+	args, err := expandPrefixes(fs, args)
+	if err != nil {
+		return nil, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, usagef("%s", oneLine(strings.TrimSpace(err.Error())))
 	}
@@ -120,8 +124,9 @@ func parseArgs(args []string) (*options, error) {
 	if o.exitCode < 0 || o.exitCode > 255 {
 		return nil, usagef("--exitcode %d: must be 0-255", o.exitCode)
 	}
-	if fs.Changed("semaphore") && o.slots < 1 {
-		return nil, usagef("-n %d: a semaphore needs at least 1 slot", o.slots)
+	if o.slots < 0 {
+		// 0 is the original's default: a plain lock.
+		return nil, usagef("-n %d: want a number of slots (0: a plain lock)", o.slots)
 	}
 	if fs.Changed("margin") && o.margin < minMargin {
 		return nil, usagef("--margin %v: below %v is unsafe (the command could outlive the lock)", o.margin, minMargin)
@@ -141,7 +146,7 @@ func parseArgs(args []string) (*options, error) {
 				return nil, usagef("--%s does not go with --status or --list", name)
 			}
 		}
-		if o.list && fs.Changed("semaphore") {
+		if o.list && o.slots > 0 {
 			return nil, usagef("--semaphore does not go with --list")
 		}
 	}
@@ -177,11 +182,106 @@ func parseArgs(args []string) (*options, error) {
 			return nil, usagef("want LOCKNAME -- PROG [ARG...]")
 		}
 		o.lock, o.argv = pos[0], pos[1:]
+		if o.argv[0] == "" {
+			return nil, usagef("PROG is empty")
+		}
 		o.command = shellJoin(o.argv)
 	default:
 		return nil, usagef("only LOCKNAME may stand before --, got %d arguments", dash)
 	}
 	return o, nil
+}
+
+// originalLongFlags are the original's long options. Its parser (Python's
+// optparse) took any unambiguous prefix of one ("--conf"), and scripts may
+// rely on that.
+var originalLongFlags = []string{"confpath", "daemonize", "maxla", "sleep", "wait", "exitcode", "minlocktime", "pdeathsig", "help"}
+
+// expandPrefixes rewrites abbreviated long options to their full names, as
+// the original accepted them: a prefix of exactly one of the original's
+// options stands for it even where it is also the prefix of a newer one
+// ("--max" is --maxla, not --max-runtime); any other prefix must name one
+// option only. Exact names, the arguments of options, and everything after
+// "--" are left as they are; an unknown option is left for the flag parser
+// to report.
+func expandPrefixes(fs *pflag.FlagSet, args []string) ([]string, error) {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(out, args[i:]...), nil
+		case strings.HasPrefix(a, "--"):
+			name, value, hasValue := strings.Cut(a[2:], "=")
+			f := fs.Lookup(name)
+			if f == nil {
+				full, err := longPrefix(fs, name)
+				if err != nil {
+					return nil, err
+				}
+				if f = fs.Lookup(full); f != nil {
+					a = "--" + full
+					if hasValue {
+						a += "=" + value
+					}
+				}
+			}
+			out = append(out, a)
+			if f != nil && !hasValue && f.NoOptDefVal == "" && i+1 < len(args) {
+				i++ // its argument, whatever it looks like
+				out = append(out, args[i])
+			}
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			out = append(out, a)
+			// Shorthands, bundled: the first that takes an argument
+			// takes the rest of a, or the next argument.
+			for j := 1; j < len(a); j++ {
+				f := fs.ShorthandLookup(a[j : j+1])
+				if f == nil {
+					break
+				}
+				if f.NoOptDefVal == "" {
+					if j == len(a)-1 && i+1 < len(args) {
+						i++
+						out = append(out, args[i])
+					}
+					break
+				}
+			}
+		default:
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// longPrefix returns the long option that prefix stands for (see
+// expandPrefixes), or "" if none.
+func longPrefix(fs *pflag.FlagSet, prefix string) (string, error) {
+	if prefix == "" {
+		return "", nil
+	}
+	var orig, all []string
+	for _, name := range originalLongFlags {
+		if strings.HasPrefix(name, prefix) {
+			orig = append(orig, name)
+		}
+	}
+	if len(orig) == 1 {
+		return orig[0], nil
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden && strings.HasPrefix(f.Name, prefix) {
+			all = append(all, "--"+f.Name)
+		}
+	})
+	switch len(all) {
+	case 0:
+		return "", nil
+	case 1:
+		return all[0][2:], nil
+	}
+	return "", usagef("--%s is ambiguous: %s", prefix, strings.Join(all, ", "))
 }
 
 // shellJoin quotes argv for display, so that it could be pasted back.
@@ -255,8 +355,11 @@ const maxSeconds = 100 * 365 * 24 * 3600
 type signalValue struct{ s *syscall.Signal }
 
 func (v signalValue) String() string {
-	if v.s == nil {
+	switch {
+	case v.s == nil:
 		return ""
+	case *v.s == 0:
+		return "0"
 	}
 	return signalName(*v.s)
 }
@@ -299,6 +402,9 @@ func (v signalValue) Set(s string) error {
 
 func parseSignal(s string) (syscall.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
+		if n == 0 {
+			return 0, nil // none, as prctl(PR_SET_PDEATHSIG, 0) and the original's -p 0
+		}
 		if unix.SignalName(syscall.Signal(n)) == "" && (n < sigRTMin || n > sigRTMax) {
 			return 0, fmt.Errorf("unknown signal %d", n)
 		}

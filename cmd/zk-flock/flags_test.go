@@ -43,6 +43,21 @@ func TestParseArgs(t *testing.T) {
 		{"status", []string{"--status", "L", "-n", "3", "--json"}, func(o *options) bool { return o.status && o.json && o.lock == "L" && o.slots == 3 }},
 		{"list", []string{"--list"}, func(o *options) bool { return o.list }},
 		{"unicode lock", []string{"блокировка", "true"}, func(o *options) bool { return o.lock == "блокировка" }},
+		{"-n 0 is a plain lock, as the original's default", []string{"-n", "0", "L", "x"}, func(o *options) bool { return o.slots == 0 }},
+		{"-p 0: no parent-death signal, as the original's", []string{"-p", "0", "L", "x"}, func(o *options) bool { return o.pdeathsig == 0 }},
+		{"abbreviated long options, as the original's parser took them", []string{"--conf", "c.json", "--dae", "--max=2", "--sl", "--wa", "1", "--exit", "3", "--min", "0", "--pdeath", "KILL", "--marg", "0.5", "L", "x"}, func(o *options) bool {
+			return o.confPath == "c.json" && o.daemonize && o.maxLA == 2 && o.sleep && o.wait == time.Second && o.exitCode == 3 && o.minLock == 0 && o.pdeathsig == syscall.SIGKILL && o.margin == 500*time.Millisecond
+		}},
+		{"an option's argument that looks like an option", []string{"-c", "--conf", "--metrics-file", "--wa", "L", "x"}, func(o *options) bool {
+			return o.confPath == "--conf" && o.metrics == "--wa" && o.wait == 0 && o.lock == "L"
+		}},
+		{"a prefix of one of the original's options names it", []string{"--ma", "1", "L", "x"}, func(o *options) bool { return o.maxLA == 1 && o.maxRun == 0 }},
+		{"nothing after -- is expanded", []string{"L", "--", "prog", "--conf"}, func(o *options) bool {
+			return reflect.DeepEqual(o.argv, []string{"prog", "--conf"}) && o.confPath == "/etc/distributed-flock.json"
+		}},
+		{"bundled shorthands with an argument", []string{"-sl", "0", "L", "--", "prog", "--wa"}, func(o *options) bool {
+			return o.sleep && o.minLock == 0 && reflect.DeepEqual(o.argv, []string{"prog", "--wa"})
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +85,9 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"-w", "-1", "L", "x"}, "must not be negative"},
 		{[]string{"-w", "soon", "L", "x"}, "want a number of seconds"},
 		{[]string{"-l", "NaN", "L", "x"}, "want a number of seconds"},
-		{[]string{"-n", "0", "L", "x"}, "at least 1 slot"},
+		{[]string{"-n", "-1", "L", "x"}, "0: a plain lock"},
+		{[]string{"--m", "1", "L", "x"}, "--m is ambiguous: --maxla, --minlocktime, --margin, --max-runtime, --metrics-file"},
+		{[]string{"L", "--", ""}, "PROG is empty"},
 		{[]string{"-x", "256", "L", "x"}, "0-255"},
 		{[]string{"-x", "-1", "L", "x"}, "0-255"},
 		{[]string{"-p", "FOO", "L", "x"}, "unknown signal"},

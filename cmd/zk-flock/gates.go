@@ -20,7 +20,11 @@ func (j *job) loadGates(ctx context.Context) (status int, ok bool) {
 		return j.fail(ExitInternal, "%v", err), false
 	}
 	if j.cfg.MaxLA >= 0 && la > j.cfg.MaxLA {
-		return j.fail(ExitLoad, "load average %.2f is above maxla %g: not running", la, j.cfg.MaxLA), false
+		// A normal outcome on a busy host, as "busy" is: logged, not
+		// said on stderr, or cron would mail it every time (the
+		// original only logged it too).
+		j.log.Warn("load average is above maxla; not running the command", "load", la, "maxla", j.cfg.MaxLA, "status", ExitLoad)
+		return ExitLoad, false
 	}
 	if j.cfg.Sleep && la > 0 {
 		d := time.Duration(la * float64(time.Second))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -372,7 +373,7 @@ func (j *job) take(ctx context.Context) (*zklock.Session, *zklock.Lease, int) {
 			return nil, nil, -1
 		case trouble != nil && waitCtx.Err() != nil:
 			// The wait ran out while ZooKeeper was in trouble.
-			return nil, nil, j.fail(ExitUnavailable, "%v", trouble)
+			return nil, nil, j.fail(ExitUnavailable, "%v (tried again until the %v wait ended)", trouble, j.o.wait)
 		default:
 			return nil, nil, j.fail(ExitUnavailable, "%v", err)
 		}
@@ -615,12 +616,17 @@ func startErrorStatus(err error) int {
 	return ExitInternal // fork failed, no memory, ...
 }
 
-// childEnviron is zk-flock's environment without its own internal marker.
+// childEnviron is zk-flock's environment without its own internal marker
+// and without the variables it sets for the command: inherited ones (from
+// an outer zk-flock, say) would come first, where getenv finds them, and
+// ZK_FLOCK_SLOT would stay when this lock has no slot.
 func childEnviron() []string {
 	env := os.Environ()
 	out := env[:0:0]
 	for _, kv := range env {
-		if len(kv) > len(envDaemon) && kv[:len(envDaemon)+1] == envDaemon+"=" {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case envDaemon, envToken, envLock, envSlot:
 			continue
 		}
 		out = append(out, kv)

@@ -101,7 +101,8 @@ func describe(in zklock.NodeInfo, o *options, now time.Time) lockStatus {
 	}
 	r.State = "held"
 	r.Since = in.Since.UTC().Format(time.RFC3339)
-	r.HeldFor = now.Sub(in.Since).Round(time.Millisecond).Seconds()
+	// Whole milliseconds, divided once: no 1.7229999999999999 in JSON.
+	r.HeldFor = float64(now.Sub(in.Since).Round(time.Millisecond).Milliseconds()) / 1000
 	r.Token = in.Token
 	r.Session = fmt.Sprintf("0x%x", in.Session)
 	if in.Session == 0 {
@@ -137,6 +138,8 @@ func printStatus(w io.Writer, rows []lockStatus) {
 		}
 		host, pid, cmd := printable(r.Raw)+" (original client)", "-", "-"
 		switch {
+		case r.Client == "original" && r.Raw == "":
+			host = "(original client, no data)"
 		case r.Client == "unknown":
 			host = "(node not readable: no READ permission)"
 		case r.Holder != nil:

@@ -19,6 +19,10 @@ func TestDescribe(t *testing.T) {
 	original := zklock.NodeInfo{Name: "job", Path: "/app/job", Held: true, Session: 0xdef, Token: 9, Since: since,
 		Data: []byte("web-2a1b2c3d4-5e6f")}
 	free := zklock.NodeInfo{Name: "sem_1", Path: "/app/sem_1"}
+	empty := zklock.NodeInfo{Name: "old", Path: "/app/old", Held: true, Session: 0x123, Token: 5, Since: now.Add(-1723 * time.Millisecond)}
+	if r := describe(empty, &options{lock: "old"}, now); r.HeldFor != 1.723 {
+		t.Errorf("held for %v seconds, want exactly 1.723 (whole milliseconds)", r.HeldFor)
+	}
 
 	r := describe(ours, &options{lock: "job"}, now)
 	if r.State != "held" || r.Client != "zk-flock" || r.Holder == nil || r.Holder.Host != "web-1" || r.Holder.PID != 7 ||
@@ -39,15 +43,17 @@ func TestDescribe(t *testing.T) {
 		describe(ours, &options{lock: "job"}, now),
 		describe(original, &options{lock: "job"}, now),
 		describe(free, &options{lock: "sem", slots: 2}, now),
+		describe(empty, &options{lock: "old"}, now),
 	})
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "NODE") {
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "NODE") {
 		t.Fatalf("table:\n%s", out.String())
 	}
 	for i, want := range [][]string{
 		{"/app/job", "held", "web-1", "7", "1m30s", "42", "0xabc", "3", "backup --all"},
 		{"/app/job", "held", "web-2a1b2c3d4-5e6f (original client)"},
 		{"/app/sem_1", "free"},
+		{"/app/old", "held   (original client, no data)"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(lines[i+1], w) {

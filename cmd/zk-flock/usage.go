@@ -37,7 +37,8 @@ Runs COMMAND on this host only while it holds the ZooKeeper lock LOCKNAME
 (/<app_id>/LOCKNAME; with -n N, one of /<app_id>/LOCKNAME_0 … _N-1), so that
 across a fleet at most one copy (N copies) runs at once. COMMAND is one
 argument, split into words as a POSIX shell would (no shell is run); after
---, the words are used as they are. Options may stand anywhere.
+--, the words are used as they are. Options may stand anywhere; long ones
+may be shortened to a unique prefix (--conf).
 
 Options:
 `
