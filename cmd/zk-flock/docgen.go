@@ -286,8 +286,8 @@ func writeMan(w io.Writer) error {
 		p(`.B %s`, roff(e.name))
 		p("%s", roff(e.meaning))
 	}
-	para("zk-flock itself runs with GOMAXPROCS=1 unless GOMAXPROCS is set in its environment; " +
-		"the command does not inherit that setting.")
+	para("zk-flock itself runs with GOMAXPROCS=1 and GOGC=200 unless they are set in its environment; " +
+		"the command does not inherit these settings.")
 
 	p(".SH FILES")
 	p(".TP")
