@@ -162,8 +162,8 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 		// On zk-flock's one P, the round trips would otherwise run
 		// ahead of the client library's goroutines, which then wait for
 		// them to dial and to be told that the connection is up: yield
-		// once, so that the connect request is out first (5% of a whole
-		// run, measured).
+		// once, so that the dial starts first (4-5% of a whole run,
+		// measured).
 		runtime.Gosched()
 		signal.Notify(sigs, fenceSignals...)
 		// A reader of stderr that has gone away (cmd 2>&1 | logger,
