@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,20 +151,26 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 	}
 
 	// The runtime enables each signal with a round trip to a thread of its
-	// own, some 50 µs apiece on a VM: done meanwhile, while the session is
-	// being set up, and complete before the lock is taken. Until then a
-	// signal has its default effect, as in the moment before any program
-	// installs its handlers. There is no signal.Stop: stopping costs the
-	// same round trips, and the process ends when run returns.
+	// own, some 50 µs apiece on a VM, during which zk-flock's one P does
+	// not look for network events. So it is done once the first
+	// connection to a server is open, while the server sets the session
+	// up: done earlier, it delayed noticing that the connection was up,
+	// and so the connect request, by as long as it took. A first dial
+	// slower than firstDialWait (a server that does not answer) does not
+	// hold it up longer. It is complete before the lock is taken; until
+	// then a signal has its default effect, as in the moment before any
+	// program installs its handlers. There is no signal.Stop: stopping
+	// costs the same round trips, and the process ends when run returns.
 	sigs := make(chan os.Signal, 8)
 	sigsReady := make(chan struct{})
+	j.dialed = make(chan struct{})
 	go func() {
-		// On zk-flock's one P, the round trips would otherwise run
-		// ahead of the client library's goroutines, which then wait for
-		// them to dial and to be told that the connection is up: yield
-		// once, so that the dial starts first (4-5% of a whole run,
-		// measured).
-		runtime.Gosched()
+		t := time.NewTimer(firstDialWait)
+		select {
+		case <-j.dialed:
+		case <-t.C:
+		}
+		t.Stop()
 		signal.Notify(sigs, fenceSignals...)
 		// A reader of stderr that has gone away (cmd 2>&1 | logger,
 		// restarted) must not kill zk-flock with SIGPIPE between the lock
@@ -257,6 +263,10 @@ type job struct {
 	sigs        chan os.Signal
 	// sigsReady is closed once sigs receives fenceSignals.
 	sigsReady <-chan struct{}
+	// dialed is closed when the first attempt to connect to a server is
+	// over (see dial).
+	dialed   chan struct{}
+	dialOnce sync.Once
 
 	// For the metrics: how the run ended, how long getting the lock took,
 	// and how long the command ran.
@@ -438,6 +448,7 @@ func (j *job) sessionOptions() zklock.Options {
 		Servers:        j.cfg.Hosts,
 		SessionTimeout: j.cfg.Timeout,
 		Logger:         j.log,
+		Dialer:         j.dial,
 	}
 	zkLevel, _ := logging.ParseLevel(j.cfg.Logger.ZKLevel)
 	opts.ClientLogger = logging.NewPrintf(j.log, zkLevel)
@@ -447,6 +458,20 @@ func (j *job) sessionOptions() zklock.Options {
 	}
 	secureOptions(&opts, j.cfg, j.log)
 	return opts
+}
+
+// firstDialWait bounds how long the signal set-up waits for the first
+// connection attempt (see runJob).
+const firstDialWait = 20 * time.Millisecond
+
+// dial is the session's dialer, net.DialTimeout, which also tells the
+// signal set-up (runJob) that the first connection attempt is over.
+func (j *job) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout(network, addr, timeout)
+	if j.dialed != nil {
+		j.dialOnce.Do(func() { close(j.dialed) })
+	}
+	return c, err
 }
 
 // fence returns the self-fencing margin and the lead (the part of the grace
