@@ -277,7 +277,8 @@ func writeMan(w io.Writer) error {
 	para("SIGTERM and SIGINT stop the command: SIGTERM to its process group, SIGKILL after the grace period; " +
 		"a second one kills at once. SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the command. " +
 		"Before the command starts, SIGTERM and SIGINT make zk-flock give up and the others are ignored; " +
-		"in its first millisecond or so, while it connects and before it takes the lock, a signal still has its default effect.")
+		"in its first few milliseconds, until its first connection to a server is open (at most 20 ms more while a server does not answer), " +
+		"long before it can take the lock, a signal still has its default effect.")
 
 	p(".SH ENVIRONMENT")
 	para("The command gets, besides zk-flock's own environment:")

@@ -27,6 +27,9 @@ func (j *job) loadGates(ctx context.Context) (status int, ok bool) {
 		return ExitLoad, false
 	}
 	if j.cfg.Sleep && la > 0 {
+		// SIGTERM during the sleep gives up (see run): handled from now.
+		j.startSignals()
+		<-j.sigsReady
 		d := time.Duration(la * float64(time.Second))
 		j.log.Info("sleeping for the load average before trying the lock", "sleep", d)
 		t := time.NewTimer(d)

@@ -155,19 +155,20 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 	// not look for network events. So it is done once the first
 	// connection to a server is open, while the server sets the session
 	// up: done earlier, it delayed noticing that the connection was up,
-	// and so the connect request, by as long as it took. A first dial
-	// slower than firstDialWait (a server that does not answer) does not
-	// hold it up longer. It is complete before the lock is taken; until
-	// then a signal has its default effect, as in the moment before any
-	// program installs its handlers. There is no signal.Stop: stopping
-	// costs the same round trips, and the process ends when run returns.
+	// and so the connect request, by as long as it took. It starts at
+	// once before anything slower (the -s sleep), and a first dial slower
+	// than firstDialWait (a server that does not answer) does not hold it
+	// up longer. It is complete before the lock is taken; until then a
+	// signal has its default effect, as in the moment before any program
+	// installs its handlers. There is no signal.Stop: stopping costs the
+	// same round trips, and the process ends when run returns.
 	sigs := make(chan os.Signal, 8)
 	sigsReady := make(chan struct{})
-	j.dialed = make(chan struct{})
+	j.sigStart = make(chan struct{})
 	go func() {
 		t := time.NewTimer(firstDialWait)
 		select {
-		case <-j.dialed:
+		case <-j.sigStart:
 		case <-t.C:
 		}
 		t.Stop()
@@ -263,10 +264,10 @@ type job struct {
 	sigs        chan os.Signal
 	// sigsReady is closed once sigs receives fenceSignals.
 	sigsReady <-chan struct{}
-	// dialed is closed when the first attempt to connect to a server is
-	// over (see dial).
-	dialed   chan struct{}
-	dialOnce sync.Once
+	// sigStart is closed to start setting the signal handlers up (see
+	// runJob and startSignals).
+	sigStart     chan struct{}
+	sigStartOnce sync.Once
 
 	// For the metrics: how the run ended, how long getting the lock took,
 	// and how long the command ran.
@@ -464,13 +465,19 @@ func (j *job) sessionOptions() zklock.Options {
 // connection attempt (see runJob).
 const firstDialWait = 20 * time.Millisecond
 
-// dial is the session's dialer, net.DialTimeout, which also tells the
-// signal set-up (runJob) that the first connection attempt is over.
+// startSignals starts setting the signal handlers up now, if that has not
+// begun (see runJob).
+func (j *job) startSignals() {
+	if j.sigStart != nil {
+		j.sigStartOnce.Do(func() { close(j.sigStart) })
+	}
+}
+
+// dial is the session's dialer, net.DialTimeout; the first connection
+// attempt over, the signal handlers are set up while the server answers.
 func (j *job) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
 	c, err := net.DialTimeout(network, addr, timeout)
-	if j.dialed != nil {
-		j.dialOnce.Do(func() { close(j.dialed) })
-	}
+	j.startSignals()
 	return c, err
 }
 
