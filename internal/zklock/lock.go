@@ -281,11 +281,11 @@ func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
 		// freed stays free until the head of the queue, woken, takes
 		// it, and a newcomer's create would win it. It tries at once
 		// only when nobody queues.
-		busy, err := s.queueBusy(ctx, queueDir(req))
+		waiting, err := s.countWaiters(ctx, queueDir(req))
 		if err != nil {
 			return nil, s.waitErr(ctx, err)
 		}
-		if busy {
+		if waiting > 0 {
 			l, err := s.queue(ctx, req, paths)
 			return l, s.waitErr(ctx, err)
 		}

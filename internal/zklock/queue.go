@@ -116,29 +116,6 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 	}
 }
 
-// queueBusy reports whether any waiter queues in dir.
-func (s *Session) queueBusy(ctx context.Context, dir string) (bool, error) {
-	var children []string
-	err := s.call(ctx, func() (err error) {
-		children, _, err = s.conn.Children(dir)
-		return err
-	})
-	switch {
-	case errors.Is(err, zk.ErrNoNode):
-		return false, nil
-	case err != nil:
-		// Not answered (ctx ended, the session was lost): the read may
-		// still be running, and children is not ours to read.
-		return false, err
-	}
-	for _, c := range children {
-		if strings.HasPrefix(c, waiterPrefix) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // rideOut waits out err if it is connection trouble: after a pause it
 // returns nil, to try again (the client library reconnects meanwhile, and
 // the session, if it lives on, keeps the waiter's place in the queue).
