@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"golang.org/x/sys/unix"
 
 	"github.com/zk-flock/zk-flock/internal/faultproxy"
@@ -528,12 +529,19 @@ func TestE2EShortPartitionChangesNothing(t *testing.T) {
 	}
 }
 
-// TestE2EWaiterRidesOutZooKeeperTrouble: a waiter (-w) cut off from
-// ZooKeeper for longer than its session timeout loses its session; it
-// starts a new one once ZooKeeper answers again and goes on waiting, until
-// -w runs out, instead of exiting 69.
-func TestE2EWaiterRidesOutZooKeeperTrouble(t *testing.T) {
-	t.Parallel()
+// proxiedWaiter is a lock held by one zk-flock and a waiter, started with
+// args, that reaches ZooKeeper through a fault proxy and has queued.
+type proxiedWaiter struct {
+	proxy   *faultproxy.Proxy
+	e, w    *flockEnv // the holder's environment, the waiter's
+	zc      *zk.Conn
+	holder  *proc
+	release string // touched, it lets the holder's command end
+	waiter  *proc
+}
+
+func startProxiedWaiter(t *testing.T, args ...string) *proxiedWaiter {
+	t.Helper()
 	proxy, err := faultproxy.New(zkAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -544,34 +552,44 @@ func TestE2EWaiterRidesOutZooKeeperTrouble(t *testing.T) {
 	// a victim of this loaded machine's scheduling.
 	e := newEnv(t)
 	w := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()}; c["app_id"] = e.app })
+	p := &proxiedWaiter{proxy: proxy, e: e, w: w, zc: e.checker()}
+	p.holder, p.release = holdLock(t, e)
+	p.waiter = w.start(args...)
+	waitFor(t, 10*time.Second, "the waiter to queue", p.queued)
+	return p
+}
 
-	zc := e.checker()
-	holder, release := holdLock(t, e)
-	ran := w.path("ran")
-	waiter := w.start("-w", "30", "L", "touch "+ran)
-	waitFor(t, 10*time.Second, "the waiter to queue", func() bool {
-		return len(children(t, zc, e.root+"/.zk-flock-queues/L")) == 1
-	})
+// queued reports whether one waiter queues for L.
+func (p *proxiedWaiter) queued() bool {
+	return len(children(p.e.t, p.zc, p.e.root+"/.zk-flock-queues/L")) == 1
+}
 
-	proxy.Hold(faultproxy.Both)
+// TestE2EWaiterRidesOutZooKeeperTrouble: a waiter (-w) cut off from
+// ZooKeeper for longer than its session timeout loses its session; it
+// starts a new one once ZooKeeper answers again and goes on waiting, until
+// -w runs out, instead of exiting 69.
+func TestE2EWaiterRidesOutZooKeeperTrouble(t *testing.T) {
+	t.Parallel()
+	ran := t.TempDir() + "/ran"
+	p := startProxiedWaiter(t, "-w", "30", "L", "touch "+ran)
+
+	p.proxy.Hold(faultproxy.Both)
 	time.Sleep(9 * time.Second) // over twice the session timeout: the session is gone
-	if waiter.exited() {
-		t.Fatalf("the waiter gave up during the outage: %v", waiter.res)
+	if p.waiter.exited() {
+		t.Fatalf("the waiter gave up during the outage: %v", p.waiter.res)
 	}
-	proxy.Release(faultproxy.Both)
-	waitFor(t, 15*time.Second, "the waiter to queue again, in a new session", func() bool {
-		return len(children(t, zc, e.root+"/.zk-flock-queues/L")) == 1
-	})
-	touch(t, release)
-	if r := holder.waitTimeout(10 * time.Second); r.code != 0 {
+	p.proxy.Release(faultproxy.Both)
+	waitFor(t, 15*time.Second, "the waiter to queue again, in a new session", p.queued)
+	touch(t, p.release)
+	if r := p.holder.waitTimeout(10 * time.Second); r.code != 0 {
 		t.Errorf("holder: %v", r)
 	}
-	r := waiter.waitTimeout(15 * time.Second)
+	r := p.waiter.waitTimeout(15 * time.Second)
 	if r.code != 0 || !fileExists(ran) {
-		t.Errorf("waiter after the outage: want its command run and exit 0, got %v\n%s", r, w.logText())
+		t.Errorf("waiter after the outage: want its command run and exit 0, got %v\n%s", r, p.w.logText())
 	}
-	if !strings.Contains(w.logText(), "trying again with a new session") {
-		t.Errorf("the waiter's log does not say it started a new session:\n%s", w.logText())
+	if !strings.Contains(p.w.logText(), "trying again with a new session") {
+		t.Errorf("the waiter's log does not say it started a new session:\n%s", p.w.logText())
 	}
 }
 
@@ -580,29 +598,17 @@ func TestE2EWaiterRidesOutZooKeeperTrouble(t *testing.T) {
 // the lock may have been free all along.
 func TestE2EWaitEndsInZooKeeperTrouble(t *testing.T) {
 	t.Parallel()
-	proxy, err := faultproxy.New(zkAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
-	e := newEnv(t)
-	w := newEnv(t, func(c map[string]any) { c["host"] = []string{proxy.Addr()}; c["app_id"] = e.app })
-	zc := e.checker()
-	holder, release := holdLock(t, e)
-	waiter := w.start("-w", "2", "-x", "5", "L", "true")
-	waitFor(t, 10*time.Second, "the waiter to queue", func() bool {
-		return len(children(t, zc, e.root+"/.zk-flock-queues/L")) == 1
-	})
-	proxy.Hold(faultproxy.Both)
-	proxy.Reset()
-	r := waiter.waitTimeout(10 * time.Second)
-	proxy.Release(faultproxy.Both)
+	p := startProxiedWaiter(t, "-w", "2", "-x", "5", "L", "true")
+	p.proxy.Hold(faultproxy.Both)
+	p.proxy.Reset()
+	r := p.waiter.waitTimeout(10 * time.Second)
+	p.proxy.Release(faultproxy.Both)
 	if r.code != ExitUnavailable {
 		t.Errorf("waiter whose wait ended while cut off: want exit %d, got %v", ExitUnavailable, r)
 	}
 	oneStderrLine(t, "waiter", r, "ZooKeeper")
-	touch(t, release)
-	if r := holder.waitTimeout(10 * time.Second); r.code != 0 {
+	touch(t, p.release)
+	if r := p.holder.waitTimeout(10 * time.Second); r.code != 0 {
 		t.Errorf("holder: %v", r)
 	}
 }

@@ -466,7 +466,8 @@ func (j *job) sessionOptions() zklock.Options {
 const firstDialWait = 20 * time.Millisecond
 
 // startSignals starts setting the signal handlers up now, if that has not
-// begun (see runJob).
+// begun (see runJob). --status and --list set none: their job has no
+// sigStart.
 func (j *job) startSignals() {
 	if j.sigStart != nil {
 		j.sigStartOnce.Do(func() { close(j.sigStart) })
