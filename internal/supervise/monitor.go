@@ -427,6 +427,9 @@ func (c *Child) setGroupGone() {
 // group): those gone, replaced by another process of the same pid, or
 // zombies are forgotten, after reaping those that are ours.
 func (c *Child) trackedAlive() bool {
+	if len(c.tracked) == 0 { // the usual case
+		return false
+	}
 	buf := make([]byte, statBufSize)
 	self := os.Getpid()
 	alive := false
