@@ -279,9 +279,9 @@ func (s *Session) ensureQueue(ctx context.Context, root, dir string) error {
 		return err
 	}
 	for _, p := range []string{path.Dir(dir), dir} {
-		s.containers.Add(1)
+		s.containers.add()
 		err := s.call(ctx, func() error {
-			defer s.containers.Done()
+			defer s.containers.done()
 			_, err := s.conn.CreateContainer(p, nil, zk.FlagContainer, s.acl)
 			return err
 		})

@@ -118,7 +118,7 @@ type Session struct {
 	// v1.0.4's CreateContainer, unlike Create, reads its response even
 	// when Close interrupted it, racing with the late reply's decoding; so
 	// the connection is closed only once they are done.
-	containers sync.WaitGroup
+	containers inFlight
 }
 
 // probe is a heartbeat target: a node whose existence and owner a lease
@@ -198,7 +198,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 	go func() { // closes the connection once the session is lost
 		defer s.wg.Done()
 		<-s.lost
-		waitAtMost(&s.containers, s.Timeout())
+		s.containers.waitAtMost(s.Timeout())
 		conn.Close()
 	}()
 
@@ -505,6 +505,13 @@ func (s *Session) Err() error {
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		// The close request frees the session's locks for the next
+		// holder: it goes out first, before the session's goroutines are
+		// woken to stop (which fail does; the one that would close the
+		// connection then finds it closed).
+		if s.containers.none() {
+			s.conn.Close()
+		}
 		s.fail(ErrClosed)
 		s.wg.Wait()
 	})
@@ -756,13 +763,28 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// waitAtMost waits for wg, but no longer than d: a request cut off from
-// every server ends when the client library gives up on the connection,
-// well within the session timeout.
-func waitAtMost(wg *sync.WaitGroup, d time.Duration) {
+// inFlight counts requests in flight.
+type inFlight struct {
+	n  atomic.Int32
+	wg sync.WaitGroup
+}
+
+func (f *inFlight) add()  { f.n.Add(1); f.wg.Add(1) }
+func (f *inFlight) done() { f.n.Add(-1); f.wg.Done() }
+
+// none reports whether no request is in flight.
+func (f *inFlight) none() bool { return f.n.Load() == 0 }
+
+// waitAtMost waits until no request is in flight, but no longer than d: a
+// request cut off from every server ends when the client library gives up
+// on the connection, well within the session timeout.
+func (f *inFlight) waitAtMost(d time.Duration) {
+	if f.none() {
+		return
+	}
 	done := make(chan struct{})
 	go func() {
-		wg.Wait()
+		f.wg.Wait()
 		close(done)
 	}()
 	t := time.NewTimer(d)
