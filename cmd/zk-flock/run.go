@@ -339,9 +339,27 @@ func (j *job) acquireAndRun(ctx context.Context, stopWatching func()) int {
 	if lease == nil {
 		return status
 	}
-	defer sess.Close()
 	stopWatching()
-	return j.supervise(sess, lease)
+	status = j.supervise(sess, lease)
+	j.release(sess, lease)
+	return status
+}
+
+// release closes the session, which frees the lock. When others queue for
+// it, the rest of the run yields the CPU to them (yieldCPU) from the moment
+// the close request is sent.
+func (j *job) release(sess *zklock.Session, lease *zklock.Lease) {
+	if !lease.Queued() {
+		sess.Close()
+		return
+	}
+	sess.CloseThen(func() {
+		if err := yieldCPU(); err != nil {
+			j.log.Debug("lock released; could not yield the CPU to the clients queued for it", "err", err)
+			return
+		}
+		j.log.Debug("lock released; clients queue for it: the rest of this run yields the CPU to them")
+	})
 }
 
 // take connects and takes the lock. It returns the session and the lease,

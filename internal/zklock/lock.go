@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -49,6 +50,7 @@ type Request struct {
 type Lease struct {
 	s      *Session
 	path   string
+	queue  string // where waiters for the lock queue
 	slot   int
 	token  int64
 	got    time.Time
@@ -58,6 +60,8 @@ type Lease struct {
 	mu     sync.Mutex
 	err    error
 	killBy time.Time
+
+	queued atomic.Bool // a client queued for the lock since it was taken
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -80,6 +84,12 @@ func (l *Lease) Token() int64 { return l.token }
 
 // Acquired returns when the lock was acquired (monotonic clock).
 func (l *Lease) Acquired() time.Time { return l.got }
+
+// Queued reports whether a client has queued for the lock (see
+// Request.Wait) since it was taken, as far as the lease has seen: a watch
+// on the queue reports the first to come, normally within a round trip.
+// Whoever came may have left since.
+func (l *Lease) Queued() bool { return l.queued.Load() }
 
 // Done is closed when the lock is lost or may be lost by KillBy.
 func (l *Lease) Done() <-chan struct{} { return l.done }
@@ -194,6 +204,69 @@ func (l *Lease) monitor(watch <-chan zk.Event) {
 	}
 }
 
+// watchQueue sets queued once a client queues for the lock, and returns
+// then, or when the lease or the session ends, or on an error (Queued then
+// stays as it is: it only tells the holder how to leave). It costs one
+// request, two when the queue's node exists but is empty, and leaves one
+// watch on the queue.
+func (l *Lease) watchQueue() {
+	s := l.s
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for {
+		var (
+			exists bool
+			stat   *zk.Stat
+			w      <-chan zk.Event
+		)
+		err := s.call(ctx, func() (err error) {
+			exists, stat, w, err = s.conn.ExistsW(l.queue)
+			return err
+		})
+		switch {
+		case err != nil:
+			return
+		case exists && stat.NumChildren > 0:
+			l.queued.Store(true)
+			return
+		case exists:
+			// An empty queue: a waiter coming adds a child, which only a
+			// watch on the children reports.
+			var children []string
+			err := s.call(ctx, func() (err error) {
+				children, _, w, err = s.conn.ChildrenW(l.queue)
+				return err
+			})
+			switch {
+			case errors.Is(err, zk.ErrNoNode): // removed meanwhile
+				continue
+			case err != nil:
+				return
+			case len(children) > 0:
+				l.queued.Store(true)
+				return
+			}
+		}
+		select {
+		case ev := <-w:
+			switch ev.Type {
+			case zk.EventNodeCreated, zk.EventNodeChildrenChanged:
+				// Only a waiter creates the queue's node, or adds to it.
+				l.queued.Store(true)
+				return
+			case zk.EventNotWatching:
+				return
+			}
+			// Deleted (the server removes an empty queue), or its data
+			// changed: look again.
+		case <-l.stop:
+			return
+		case <-s.lost:
+			return
+		}
+	}
+}
+
 // rewatch sets a new data watch on the node and checks it is still ours.
 func (l *Lease) rewatch() (<-chan zk.Event, error) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -297,6 +370,11 @@ func (s *Session) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	case err != nil:
 		return nil, s.waitErr(ctx, err)
 	case l != nil:
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			l.watchQueue()
+		}()
 		return l, nil
 	case !req.Wait:
 		return nil, ErrLocked
@@ -417,6 +495,7 @@ func (s *Session) newLease(p string, slot int, stat *zk.Stat, watch <-chan zk.Ev
 	l := &Lease{
 		s:      s,
 		path:   p,
+		queue:  queueDir(req),
 		slot:   slot,
 		token:  stat.Czxid,
 		got:    time.Now(),

@@ -49,7 +49,7 @@ const waiterPrefix = "w-"
 // queue waits in the queue of req's lock until the lock is taken or ctx
 // ends. Its own queue node is deleted when it returns (in the background if
 // the session cannot answer, and at worst with the session).
-func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Lease, error) {
+func (s *Session) queue(ctx context.Context, req Request, paths []string) (l *Lease, err error) {
 	dir := queueDir(req)
 	me, err := s.enqueue(ctx, req.Root, dir, req.Data)
 	if err != nil {
@@ -57,11 +57,15 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 	}
 	// Leaving the queue wakes the next waiter; done in the background so
 	// that the command starts without waiting for it. Close waits for it.
+	// Then the new holder watches the queue, which no longer counts it.
 	s.wg.Add(1)
 	defer func() {
 		go func() {
 			defer s.wg.Done()
 			s.dequeue(me)
+			if l != nil {
+				l.watchQueue()
+			}
 		}()
 	}()
 	name := path.Base(me)
@@ -97,7 +101,7 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (*Leas
 		// At the head: try, and if the lock is held, wait for it.
 		head = true
 		// The head watches the lock anyway when it is held.
-		l, err := s.tryAll(ctx, req, paths, true)
+		l, err = s.tryAll(ctx, req, paths, true)
 		if err != nil || l != nil {
 			return l, err
 		}

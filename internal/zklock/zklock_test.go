@@ -1030,3 +1030,112 @@ func TestWaitEndsDisconnected(t *testing.T) {
 	}
 	p.Release(faultproxy.Both)
 }
+
+// eventually waits up to 5s for cond.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestQueuedSeesWaiters: a lease reports a client queued for its lock
+// (for a lock and for a semaphore's slots), whether the queue's node is
+// new, empty or already full, and a holder that came through the queue
+// does not count itself.
+func TestQueuedSeesWaiters(t *testing.T) {
+	for _, slots := range []int{0, 1} {
+		t.Run(fmt.Sprintf("slots=%d", slots), func(t *testing.T) {
+			root := uniqueRoot(t)
+			c := raw(t)
+			req := lockReq(root, "job")
+			req.Slots = slots
+			wreq := req
+			wreq.Wait = true
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			wait := func() <-chan *Lease {
+				got := make(chan *Lease, 1)
+				s := connect(t, srv.Addrs(), 4*time.Second)
+				go func() {
+					l, err := s.Acquire(ctx, wreq)
+					if err != nil && ctx.Err() == nil {
+						t.Errorf("waiter: %v", err)
+					}
+					got <- l
+				}()
+				return got
+			}
+
+			a, err := connect(t, srv.Addrs(), 4*time.Second).Acquire(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond) // the watch is set
+			if a.Queued() {
+				t.Fatal("Queued with nobody queued (no queue node yet)")
+			}
+			b := wait()
+			eventually(t, "the holder never saw the waiter queue", a.Queued)
+
+			// b takes over through the queue, where nobody else waits.
+			a.s.Close()
+			lb := <-b
+			if lb == nil {
+				t.FailNow()
+			}
+			waitFor(t, c, queueDir(req), 0)
+			time.Sleep(200 * time.Millisecond)
+			if lb.Queued() {
+				t.Fatal("a holder that came through the queue counts itself as queued")
+			}
+			// The queue's node is there, empty: a newcomer is still seen.
+			d := wait()
+			eventually(t, "the holder never saw a waiter join the empty queue", lb.Queued)
+
+			// A holder that takes the lock while others queue sees them
+			// at once.
+			lb.s.Close()
+			ld := <-d
+			if ld == nil {
+				t.FailNow()
+			}
+			e := wait()
+			waitFor(t, c, queueDir(req), 1)
+			ld.s.Close()
+			le := <-e
+			if le == nil {
+				t.FailNow()
+			}
+			_ = wait()
+			waitFor(t, c, queueDir(req), 1)
+			eventually(t, "the holder never saw the waiter", le.Queued)
+		})
+	}
+}
+
+// TestCloseThen: sent is called once, the lock is free when CloseThen
+// returns, and a second close calls sent too.
+func TestCloseThen(t *testing.T) {
+	root := uniqueRoot(t)
+	s := connect(t, srv.Addrs(), 4*time.Second)
+	if _, err := s.Acquire(context.Background(), lockReq(root, "job")); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	s.CloseThen(func() { calls++ })
+	if calls != 1 {
+		t.Fatalf("sent called %d times, want 1", calls)
+	}
+	if _, err := connect(t, srv.Addrs(), 4*time.Second).Acquire(context.Background(), lockReq(root, "job")); err != nil {
+		t.Fatalf("the lock is not free after CloseThen: %v", err)
+	}
+	s.CloseThen(func() { calls++ })
+	if calls != 2 {
+		t.Fatalf("a second CloseThen called sent %d times in all, want 2", calls)
+	}
+}
