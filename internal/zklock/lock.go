@@ -211,8 +211,7 @@ func (l *Lease) monitor(watch <-chan zk.Event) {
 // watch on the queue.
 func (l *Lease) watchQueue() {
 	s := l.s
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background() // call returns when the session ends
 	for {
 		var (
 			exists bool
