@@ -322,10 +322,10 @@ func TestE2EManyContendersNeverOverlap(t *testing.T) {
 	}
 }
 
-// TestE2EReleaseYieldsToQueue: a holder that releases the lock with a
-// client queued for it yields the CPU for the rest of its run; one that
-// releases it with nobody queued does not.
-func TestE2EReleaseYieldsToQueue(t *testing.T) {
+// TestE2EReleaseLingersForQueue: a holder that releases the lock with a
+// client queued for it lingers before its exit; one that releases it with
+// nobody queued does not.
+func TestE2EReleaseLingersForQueue(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	zc := e.checker()
@@ -336,12 +336,12 @@ func TestE2EReleaseYieldsToQueue(t *testing.T) {
 	if hr.code != 0 || wr.code != 0 {
 		t.Fatalf("want both to run and exit 0; holder %v, waiter %v", hr, wr)
 	}
-	const yields = "lock released; clients queue for it: the rest of this run yields the CPU"
+	const lingers = "lock released; clients queue for it: waiting for the next holder to start before exiting"
 	log := e.logText()
-	if !strings.Contains(log, fmt.Sprintf(" %d %s", holder.pid(), yields)) {
-		t.Errorf("the holder released the lock to a queued waiter without yielding the CPU:\n%s", log)
+	if !strings.Contains(log, fmt.Sprintf(" %d %s", holder.pid(), lingers)) {
+		t.Errorf("the holder released the lock to a queued waiter without lingering:\n%s", log)
 	}
-	if strings.Contains(log, fmt.Sprintf(" %d %s", waiter.pid(), yields)) {
-		t.Errorf("the waiter yielded the CPU with nobody queued behind it:\n%s", log)
+	if strings.Contains(log, fmt.Sprintf(" %d %s", waiter.pid(), lingers)) {
+		t.Errorf("the waiter lingered with nobody queued behind it:\n%s", log)
 	}
 }
