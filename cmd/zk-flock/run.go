@@ -335,14 +335,44 @@ func (j *job) acquireAndRun(ctx context.Context, stopWatching func()) int {
 		return status
 	}
 
+	cmd, status := j.prepare()
+	if cmd == nil {
+		return status
+	}
 	sess, lease, status := j.take(ctx)
 	if lease == nil {
 		return status
 	}
 	stopWatching()
-	status = j.supervise(sess, lease)
+	status = j.supervise(cmd, lease)
 	j.release(sess, lease)
 	return status
+}
+
+// prepare makes the command ready to start the moment the lock is taken:
+// resolved and checked (one that cannot run fails now, without taking the
+// lock), its environment built. It returns nil and the exit status if the
+// command cannot run.
+func (j *job) prepare() (*supervise.Prepared, int) {
+	// Adopt what the command orphans, so that none of its tree outlives
+	// the lock by leaving the process group.
+	if err := supervise.EnableSubreaper(); err != nil {
+		j.log.Warn("descendants that leave the process group will not be tracked", "err", err)
+	}
+	cmd, err := supervise.Prepare(supervise.Spec{
+		Path:      j.o.path,
+		Argv:      j.o.argv,
+		Env:       childEnviron(),
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		Pdeathsig: j.o.pdeathsig,
+		Logger:    j.log,
+	})
+	if err != nil {
+		return nil, j.fail(startErrorStatus(err), "%v", err)
+	}
+	return cmd, 0
 }
 
 // release closes the session, which frees the lock. When others queue for
@@ -531,28 +561,15 @@ func (j *job) fence(t, budget time.Duration) (margin, lead time.Duration, err er
 	return margin, lead, nil
 }
 
-// supervise runs the command while the lease holds and returns the status.
-func (j *job) supervise(sess *zklock.Session, lease *zklock.Lease) int {
-	env := append(childEnviron(), envToken+"="+strconv.FormatInt(lease.Token(), 10), envLock+"="+lease.Path())
+// supervise runs the prepared command while the lease holds and returns
+// the status.
+func (j *job) supervise(cmd *supervise.Prepared, lease *zklock.Lease) int {
+	env := []string{envToken + "=" + strconv.FormatInt(lease.Token(), 10), envLock + "=" + lease.Path()}
 	if lease.Slot() >= 0 {
 		env = append(env, envSlot+"="+strconv.Itoa(lease.Slot()))
 	}
-	// Adopt what the command orphans, so that none of its tree outlives
-	// the lock by leaving the process group.
-	if err := supervise.EnableSubreaper(); err != nil {
-		j.log.Warn("descendants that leave the process group will not be tracked", "err", err)
-	}
 	started := time.Now()
-	child, err := supervise.Start(supervise.Spec{
-		Path:      j.o.path,
-		Argv:      j.o.argv,
-		Env:       env,
-		Stdin:     os.Stdin,
-		Stdout:    os.Stdout,
-		Stderr:    os.Stderr,
-		Pdeathsig: j.o.pdeathsig,
-		Logger:    j.log,
-	})
+	child, err := cmd.Start(env...)
 	if err != nil {
 		return j.fail(startErrorStatus(err), "%v", err)
 	}

@@ -150,6 +150,29 @@ func getenv(env []string, key string) (string, bool) {
 	return "", false
 }
 
+// withEnv returns env with the entries of extra added, replacing those of
+// the same keys; env itself is left as it is.
+func withEnv(env, extra []string) []string {
+	if len(extra) == 0 {
+		return env
+	}
+	out := make([]string, 0, len(env)+len(extra))
+	for _, e := range env {
+		k, _, _ := strings.Cut(e, "=")
+		replaced := false
+		for _, x := range extra {
+			if xk, _, _ := strings.Cut(x, "="); xk == k {
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, e)
+		}
+	}
+	return append(out, dedupEnv(extra)...)
+}
+
 // dedupEnv drops every key=value entry whose key appears again later, as
 // os/exec does: the last one wins, and the child sees the same value as
 // lookPath.

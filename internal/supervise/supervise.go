@@ -144,7 +144,8 @@ type forkResult struct {
 // returned wrapped, with no child left behind.
 //
 // The child inherits only descriptors 0, 1 and 2. To ensure that, Start
-// marks every other descriptor of this process close-on-exec (Go opens all
+// (Prepare, see Prepared) marks every other descriptor of this process
+// close-on-exec (Go opens all
 // its own that way already; this catches descriptors inherited from this
 // process's parent and those made by raw syscalls). A descriptor that other
 // code of this process meant to pass to a process it starts by other means
@@ -153,10 +154,34 @@ type forkResult struct {
 // Signals that this process ignores stay ignored in the child (exec keeps
 // SIG_IGN); Go's own handlers are reset to the default.
 //
-// If this process is a child subreaper (EnableSubreaper) at Start, the
-// Child also finds, kills and reaps the tree's processes that leave the
+// If this process is a child subreaper (EnableSubreaper) at Start (at
+// Prepare, for a Prepared), the Child also finds, kills and reaps the tree's processes that leave the
 // process group, once orphaned; see the package documentation.
 func Start(spec Spec) (*Child, error) {
+	p, err := Prepare(spec)
+	if err != nil {
+		return nil, err
+	}
+	return p.Start()
+}
+
+// Prepared is a command resolved and checked, ready to start: for a caller
+// that starts it at a moment when every microsecond counts (a lock just
+// taken), Prepare does beforehand what Start would do first.
+type Prepared struct {
+	spec      Spec
+	name      string // argv[0], for messages
+	path      string
+	argv      []string
+	env       []string // deduplicated
+	subreaper bool
+}
+
+// Prepare does what Start does before it starts anything, with the same
+// errors: it resolves the command, checks it and the working directory,
+// and marks this process's descriptors close-on-exec. A command removed
+// after Prepare fails to start with the same errors.
+func Prepare(spec Spec) (*Prepared, error) {
 	argv := spec.Argv
 	if len(argv) == 0 {
 		if spec.Path == "" {
@@ -189,7 +214,20 @@ func Start(spec Spec) (*Child, error) {
 	if err != nil {
 		return nil, err
 	}
+	if spec.Logger == nil {
+		spec.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := MarkCloexec(); err != nil {
+		spec.Logger.Warn("cannot mark descriptors close-on-exec: the child may inherit some", "err", err)
+	}
+	return &Prepared{spec: spec, name: name, path: path, argv: argv, env: env, subreaper: isSubreaper()}, nil
+}
 
+// Start starts the prepared command as Start does, with env (key=value
+// entries) added to its environment, replacing any of the same keys. A
+// Prepared can be started more than once.
+func (p *Prepared) Start(env ...string) (*Child, error) {
+	spec := p.spec
 	var devNull *os.File
 	stdio := func(f *os.File) (uintptr, error) {
 		if f != nil {
@@ -210,13 +248,14 @@ func Start(spec Spec) (*Child, error) {
 	}()
 	files := make([]uintptr, 3)
 	for i, f := range []*os.File{spec.Stdin, spec.Stdout, spec.Stderr} {
+		var err error
 		if files[i], err = stdio(f); err != nil {
 			return nil, err
 		}
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   spec.Dir,
-		Env:   env,
+		Env:   withEnv(p.env, env),
 		Files: files,
 		Sys: &syscall.SysProcAttr{
 			Setpgid:   true, // Pgid 0: a new group whose id is the child's pid
@@ -224,13 +263,9 @@ func Start(spec Spec) (*Child, error) {
 		},
 	}
 
-	logger := spec.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	c := &Child{
-		log:       logger,
-		subreaper: isSubreaper(),
+		log:       spec.Logger,
+		subreaper: p.subreaper,
 		exited:    make(chan struct{}),
 		treeDone:  make(chan struct{}),
 		wake:      make(chan struct{}, 1),
@@ -244,7 +279,7 @@ func Start(spec Spec) (*Child, error) {
 		// lists them; with none (zk-flock starts no other), none is made.
 		procs, err := scanProcs()
 		if err != nil {
-			logger.Warn("cannot list processes: escaped descendants will not be found", "err", err)
+			c.log.Warn("cannot list processes: escaped descendants will not be found", "err", err)
 			c.subreaper = false
 		}
 		self := os.Getpid()
@@ -255,17 +290,14 @@ func Start(spec Spec) (*Child, error) {
 			}
 		}
 	}
-	if err := MarkCloexec(); err != nil {
-		logger.Warn("cannot mark descriptors close-on-exec: the child may inherit some", "err", err)
-	}
 	res := make(chan forkResult)
-	go c.forkAndReap(path, argv, attr, res)
+	go c.forkAndReap(p.path, p.argv, attr, res)
 	r := <-res
 	runtime.KeepAlive(spec.Stdin)
 	runtime.KeepAlive(spec.Stdout)
 	runtime.KeepAlive(spec.Stderr)
 	if r.err != nil {
-		return nil, startError(name, path, r.err)
+		return nil, startError(p.name, p.path, r.err)
 	}
 	registry.children[c.pid] = c
 	go c.monitor()

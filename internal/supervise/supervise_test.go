@@ -941,3 +941,53 @@ func TestParseStat(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepared: a Prepared starts with the environment given to Start
+// added (replacing entries of the same keys), more than once; and a command
+// removed after Prepare fails to start as a missing one.
+func TestPrepared(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	spec := sh(`echo "$A $B $C"`)
+	spec.Env, spec.Stdout = []string{"A=1", "B=2", "B=22", "PATH=/usr/bin:/bin"}, f
+	p, err := Prepare(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range [][]string{{"B=3", "C=4"}, nil} {
+		c, err := p.Start(extra...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := c.Wait(context.Background()); st.Code != 0 {
+			t.Fatalf("status %v", st)
+		}
+	}
+	b, _ := os.ReadFile(out)
+	if want := "1 3 4\n1 22 \n"; string(b) != want {
+		t.Errorf("output %q; want %q", b, want)
+	}
+
+	script := filepath.Join(dir, "gone")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err = Prepare(Spec{Argv: []string{script}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(script); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := p.Start(); !errors.Is(err, ErrNotFound) {
+		if c != nil {
+			c.Kill()
+		}
+		t.Errorf("Start of a command removed after Prepare: %v, want ErrNotFound", err)
+	}
+}
