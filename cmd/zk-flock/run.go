@@ -378,19 +378,16 @@ func (j *job) prepare() (*supervise.Prepared, int) {
 // release closes the session, which frees the lock. When others queue for
 // it, zk-flock then waits releaseLinger before it goes on to exit.
 func (j *job) release(sess *zklock.Session, lease *zklock.Lease) {
-	if !lease.Queued() {
-		sess.Close()
-		return
+	sess.Close()
+	if lease.Queued() {
+		j.log.Debug("lock released; clients queue for it: waiting for the next holder to start before exiting", "linger", releaseLinger)
+		time.Sleep(releaseLinger)
 	}
-	var sent time.Time
-	sess.CloseThen(func() { sent = time.Now() })
-	j.log.Debug("lock released; clients queue for it: waiting for the next holder to start before exiting", "linger", releaseLinger)
-	time.Sleep(time.Until(sent.Add(releaseLinger)))
 }
 
-// releaseLinger is how long after sending the close request a holder
-// waits, when others queue for the lock, before its exit. The next holder
-// starts meanwhile (1.5 ms later on loopback: the server's close, a
+// releaseLinger is how long a holder waits, once the server has answered
+// its close, before its exit when others queue for the lock. The next
+// holder starts meanwhile (1 ms later on loopback: the server's event, a
 // create, a fork and an exec), perhaps on this host, perhaps beside a
 // server: the exit, where the kernel spends some 0.4 ms of CPU unmapping
 // the process, would compete with it for the CPU. On a 2-CPU host this

@@ -502,13 +502,7 @@ func (s *Session) Err() error {
 // Close ends the session: the server deletes its ephemeral nodes at once.
 // If no server is reachable they go when the session expires. Close is
 // idempotent and waits for the session's goroutines.
-func (s *Session) Close() { s.CloseThen(nil) }
-
-// CloseThen is Close, calling sent, if not nil, as soon as the close
-// request is on its way: the session's locks are then as good as free,
-// though the server has yet to answer. sent is called exactly once, before
-// CloseThen returns, even when the session was closed or lost before.
-func (s *Session) CloseThen(sent func()) {
+func (s *Session) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		// The close request frees the session's locks for the next
@@ -516,43 +510,11 @@ func (s *Session) CloseThen(sent func()) {
 		// woken to stop (which fail does; the one that would close the
 		// connection then finds it closed).
 		if s.containers.none() {
-			s.closeConn(sent)
-			sent = nil
+			s.conn.Close()
 		}
 		s.fail(ErrClosed)
 		s.wg.Wait()
 	})
-	if sent != nil {
-		sent()
-	}
-}
-
-// closeConn sends the close request and waits for its answer (the client
-// library gives up after a second), calling sent once the request has been
-// written, or when it could not be at once.
-func (s *Session) closeConn(sent func()) {
-	if sent == nil {
-		s.conn.Close()
-		return
-	}
-	select {
-	case <-s.wrote: // a stale signal, from a frame written before
-	default:
-	}
-	closed := make(chan struct{})
-	go func() {
-		defer close(closed)
-		s.conn.Close()
-	}()
-	t := time.NewTimer(pipelineWait)
-	select {
-	case <-s.wrote:
-	case <-t.C:
-	case <-closed:
-	}
-	t.Stop()
-	sent()
-	<-closed
 }
 
 // call runs op, one blocking request of the client library, and returns its

@@ -1117,25 +1117,3 @@ func TestQueuedSeesWaiters(t *testing.T) {
 		})
 	}
 }
-
-// TestCloseThen: sent is called once, the lock is free when CloseThen
-// returns, and a second close calls sent too.
-func TestCloseThen(t *testing.T) {
-	root := uniqueRoot(t)
-	s := connect(t, srv.Addrs(), 4*time.Second)
-	if _, err := s.Acquire(context.Background(), lockReq(root, "job")); err != nil {
-		t.Fatal(err)
-	}
-	calls := 0
-	s.CloseThen(func() { calls++ })
-	if calls != 1 {
-		t.Fatalf("sent called %d times, want 1", calls)
-	}
-	if _, err := connect(t, srv.Addrs(), 4*time.Second).Acquire(context.Background(), lockReq(root, "job")); err != nil {
-		t.Fatalf("the lock is not free after CloseThen: %v", err)
-	}
-	s.CloseThen(func() { calls++ })
-	if calls != 2 {
-		t.Fatalf("a second CloseThen called sent %d times in all, want 2", calls)
-	}
-}
