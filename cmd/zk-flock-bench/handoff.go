@@ -42,10 +42,6 @@ const queueRoot = "/" + appID + "/.zk-flock-queues"
 type herdRound struct {
 	W        int
 	Handoffs []float64 // ms, holder's command exit → next command start, in order
-	// Each handoff split where the releasing zk-flock exits (its session
-	// closed): Release is command exit → zk-flock exit, Take the rest.
-	// The bench sees an exit a little late, so Release leans high.
-	Release, Take []float64
 	Setup         time.Duration
 	Phase         float64 // ms, first exit → last start
 	// Packets is zk_packets_received during the handoffs; AliveSec the
@@ -86,14 +82,6 @@ func (h *herdResult) firstTenth() []float64 {
 	return out
 }
 
-// split returns every round's Release and Take.
-func (h *herdResult) split() (release, take []float64) {
-	for _, r := range h.Rounds {
-		release = append(release, r.Release...)
-		take = append(take, r.Take...)
-	}
-	return release, take
-}
 
 // bgRate is the background request rate per session-second, pooled over
 // the rounds' idle windows.
@@ -292,20 +280,12 @@ loop:
 	}
 	slices.SortFunc(starts, func(a, b start) int { return cmp.Compare(a.t, b.t) })
 	slices.Sort(exits)
-	byPid := make(map[int]*proc, len(all))
-	for _, p := range all {
-		byPid[p.cmd.Process.Pid] = p
-	}
 	for i := 0; i < len(exits) && i+1 < len(starts); i++ {
 		if starts[i+1].t <= exits[i] {
 			return nil, fmt.Errorf("mutual exclusion violated on %s: command %d started %.3f ms before command %d exited",
 				lock, i+1, nsToMs(exits[i]-starts[i+1].t), i)
 		}
 		r.Handoffs = append(r.Handoffs, nsToMs(starts[i+1].t-exits[i]))
-		if p := byPid[starts[i].ppid]; p != nil && p.exited() && p.exitT > exits[i] && p.exitT < starts[i+1].t {
-			r.Release = append(r.Release, nsToMs(p.exitT-exits[i]))
-			r.Take = append(r.Take, nsToMs(starts[i+1].t-p.exitT))
-		}
 	}
 	if len(r.Handoffs) == 0 {
 		return nil, fmt.Errorf("no handoff within the deadline on %s. %s", lock, e.childrenErrors())

@@ -67,9 +67,9 @@ func tables(r *results) []table {
 	if len(r.herds) > 0 {
 		t := table{
 			Title:  "3–4. Handoff and herd: holder's command exits → next command starts",
-			Header: []string{"waiters", "rounds", "handoffs", "median ms", "mean ms", "p99 ms", "release median ms", "take median ms", "mean, first tenth ms", "mean vs 1 waiter", "median vs floor", "requests/handoff raw", "requests/handoff net", "background req/s per session"},
+			Header: []string{"waiters", "rounds", "handoffs", "median ms", "mean ms", "p99 ms", "mean, first tenth ms", "mean vs 1 waiter", "median vs floor", "requests/handoff raw", "requests/handoff net", "background req/s per session"},
 			Note: "Each round: a holder, then W waiters started (in batches of 50) and left until the server shows all W queued; then a quiet window measures the background (pings and heartbeats); then the holder's command is told to exit and every command exits as soon as it starts, so the W handoffs run back to back. " +
-				"A handoff is the CLOCK_MONOTONIC time from the previous command's last instruction to the next command's first (both in the child helper). `release`: from that exit until the releasing zk-flock has exited (its session closed, which frees the lock), as the bench sees it (a little late); `take`: the rest, from there until the next command runs. `first tenth`: the handoffs while nine tenths of the queue still waited. " +
+				"A handoff is the CLOCK_MONOTONIC time from the previous command's last instruction to the next command's first (both in the child helper). `first tenth`: the handoffs while nine tenths of the queue still waited. " +
 				"Requests: zk_packets_received (mntr) over the handoffs ÷ handoffs; `net` subtracts the background, the quiet window's packets per session-second × the session-seconds alive during the handoffs (a session counts until its command exits). `floor`: the raw delete→watch→create median.",
 		}
 		one := r.herd(1)
@@ -82,7 +82,7 @@ func tables(r *results) []table {
 		}
 		for _, h := range r.herds {
 			if len(h.Rounds) == 0 {
-				t.Rows = append(t.Rows, []string{fmt.Sprint(h.W), "0", "failed: " + oneLine(h.Err), "", "", "", "", "", "", "", "", "", "", ""})
+				t.Rows = append(t.Rows, []string{fmt.Sprint(h.W), "0", "failed: " + oneLine(h.Err), "", "", "", "", "", "", "", "", ""})
 				continue
 			}
 			s := summarize(h.handoffs())
@@ -95,14 +95,13 @@ func tables(r *results) []table {
 					break
 				}
 			}
-			rel, take := h.split()
 			row := []string{fmt.Sprint(h.W), fmt.Sprint(len(h.Rounds)), n, f2(s.Median), f2(s.Mean), f2(s.P99),
-				f2(summarize(rel).Median), f2(summarize(take).Median), f2(ft.Mean), "", "", f1(raw), f1(net), f2(h.bgRate())}
+				f2(ft.Mean), "", "", f1(raw), f1(net), f2(h.bgRate())}
 			if oneMean > 0 {
-				row[9] = fx(s.Mean / oneMean)
+				row[7] = fx(s.Mean / oneMean)
 			}
 			if dwc > 0 {
-				row[10] = fx(s.Median / dwc)
+				row[8] = fx(s.Median / dwc)
 			}
 			t.Rows = append(t.Rows, row)
 		}
