@@ -368,6 +368,10 @@ func (j *job) prepare() (*supervise.Prepared, int) {
 		Stderr:    os.Stderr,
 		Pdeathsig: j.o.pdeathsig,
 		Logger:    j.log,
+		// The lock covers the whole job: whatever the command leaves
+		// running in its group is stopped before the lock goes.
+		StopTreeOnExit: true,
+		ExitGrace:      j.cfg.Grace,
 	})
 	if err != nil {
 		return nil, j.fail(startErrorStatus(err), "%v", err)
@@ -603,23 +607,23 @@ func (j *job) supervise(cmd *supervise.Prepared, lease *zklock.Lease) int {
 func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (lost error, timedOut, stopping bool) {
 	var (
 		leaseDone = lease.Done()
-		exited    = child.Exited()
+		exited    <-chan struct{} // watched for --max-runtime only
 		deadline  <-chan time.Time
 	)
 	if j.cfg.MaxRuntime > 0 {
 		t := time.NewTimer(j.cfg.MaxRuntime)
 		defer t.Stop()
 		deadline = t.C
+		exited = child.Exited()
 	}
 	for {
 		select {
 		case <-child.TreeDone():
 			return lost, timedOut, stopping
 		case <-exited:
+			// The command is done; what it left in its group is being
+			// stopped (StopTreeOnExit) and --max-runtime is over.
 			exited, deadline = nil, nil
-			// The lock covers the whole job: whatever the command left
-			// running in its group is stopped before the lock goes.
-			child.StopBy(time.Now().Add(j.cfg.Grace))
 		case <-deadline:
 			deadline, timedOut = nil, true
 			j.log.Warn("max runtime reached: stopping the command", "max_runtime", j.cfg.MaxRuntime, "grace", j.cfg.Grace)

@@ -86,10 +86,24 @@ func (c *Child) monitor() {
 		poll     time.Duration // current poll interval
 		pollPh   = running     // the phase poll was set for
 		timer    = time.NewTimer(never)
+		seenExit bool // the child's exit has been acted on (StopTreeOnExit)
 	)
 	defer timer.Stop()
 	for {
 		now := time.Now()
+		if exited != nil {
+			select {
+			case <-exited:
+				exited = nil
+			default:
+			}
+		}
+		if exited == nil && !seenExit {
+			seenExit = true
+			if c.stopOnExit {
+				c.setStop(now.Add(c.exitGrace))
+			}
+		}
 		killedNow := false
 		stop, want := c.request()
 		if stop && ph != killing {
@@ -97,13 +111,6 @@ func (c *Child) monitor() {
 			if !deadline.After(now) { // first, before anything slower
 				c.killStep(true)
 				ph, killedNow = killing, true
-			}
-		}
-		if exited != nil {
-			select {
-			case <-exited:
-				exited = nil
-			default:
 			}
 		}
 		if exited == nil && c.treeGone(now) {

@@ -43,6 +43,12 @@ type Spec struct {
 	// Logger receives one record per event (start, exit, signals sent,
 	// escaped processes killed); nil discards them.
 	Logger *slog.Logger
+
+	// StopTreeOnExit makes the Child stop what is left of its tree as soon
+	// as the direct child exits, as StopBy(the exit + ExitGrace) would,
+	// without waiting for a caller to ask.
+	StopTreeOnExit bool
+	ExitGrace      time.Duration
 }
 
 // ExitStatus is how the direct child ended.
@@ -96,10 +102,12 @@ func statusOf(ws unix.WaitStatus) ExitStatus {
 // for the end of the tree; it ends when TreeDone is closed, that is when
 // the tree is gone, whether it was stopped or ended by itself.
 type Child struct {
-	pid       int // the direct child's pid, also its process group's id
-	log       *slog.Logger
-	subreaper bool           // orphans of the tree come to this process: find, kill and reap them
-	before    map[int]uint64 // this process's children at Start (pid → start time): not the tree's
+	pid        int // the direct child's pid, also its process group's id
+	log        *slog.Logger
+	subreaper  bool           // orphans of the tree come to this process: find, kill and reap them
+	stopOnExit bool           // Spec.StopTreeOnExit
+	exitGrace  time.Duration  // Spec.ExitGrace
+	before     map[int]uint64 // this process's children at Start (pid → start time): not the tree's
 
 	exited   chan struct{} // closed by the reaper when the direct child has been reaped
 	treeDone chan struct{} // closed by the monitor when nothing of the tree remains
@@ -264,12 +272,14 @@ func (p *Prepared) Start(env ...string) (*Child, error) {
 	}
 
 	c := &Child{
-		log:       spec.Logger,
-		subreaper: p.subreaper,
-		exited:    make(chan struct{}),
-		treeDone:  make(chan struct{}),
-		wake:      make(chan struct{}, 1),
-		tracked:   make(map[int]uint64),
+		log:        spec.Logger,
+		subreaper:  p.subreaper,
+		stopOnExit: spec.StopTreeOnExit,
+		exitGrace:  spec.ExitGrace,
+		exited:     make(chan struct{}),
+		treeDone:   make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		tracked:    make(map[int]uint64),
 	}
 
 	registry.Lock()
@@ -473,16 +483,21 @@ func (c *Child) Kill() { c.StopBy(time.Now()) }
 // deadline moves the SIGKILL earlier, a later deadline never postpones it,
 // and SIGTERM is sent once. After TreeDone it does nothing.
 func (c *Child) StopBy(deadline time.Time) {
+	c.setStop(deadline)
+	select {
+	case c.wake <- struct{}{}:
+	default: // a wake-up is pending already; the monitor reads the latest deadline
+	}
+}
+
+// setStop records a stop request; the deadline only moves earlier.
+func (c *Child) setStop(deadline time.Time) {
 	c.mu.Lock()
 	if !c.stopping || deadline.Before(c.deadline) {
 		c.stopping = true
 		c.deadline = deadline
 	}
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default: // a wake-up is pending already; the monitor reads the latest deadline
-	}
 }
 
 func (c *Child) request() (bool, time.Time) {

@@ -991,3 +991,38 @@ func TestPrepared(t *testing.T) {
 		t.Errorf("Start of a command removed after Prepare: %v, want ErrNotFound", err)
 	}
 }
+
+// TestStopTreeOnExit: with StopTreeOnExit, what the child leaves in its
+// group is stopped, with the grace period, as soon as the child exits: a
+// leftover that ignores SIGTERM goes at the end of the grace.
+func TestStopTreeOnExit(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, script string
+		min, max     time.Duration
+	}{
+		{"leaves on SIGTERM", `sleep 100 & echo $! > %s; exit 7`, 0, 2 * time.Second},
+		{"ignores SIGTERM", `(trap '' TERM; sleep 100) & echo $! > %s; exit 7`, 700 * time.Millisecond, 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pidFile := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
+			spec := sh(fmt.Sprintf(tc.script, pidFile))
+			spec.StopTreeOnExit, spec.ExitGrace = true, time.Second
+			c := start(t, spec)
+			left := waitPidFile(t, pidFile)
+			killLeftover(t, left)
+			wait(t, c.Exited(), 2*time.Second, "Exited")
+			t0 := time.Now()
+			wait(t, c.TreeDone(), 5*time.Second, "TreeDone")
+			if d := time.Since(t0); d < tc.min || d > tc.max {
+				t.Errorf("tree gone %v after the exit, want %v to %v", d, tc.min, tc.max)
+			}
+			if isRunning(left) {
+				t.Errorf("leftover %d still running", left)
+			}
+			if st := c.Status(); st.Code != 7 {
+				t.Errorf("status %v; want exit status 7", st)
+			}
+		})
+	}
+}
