@@ -212,7 +212,7 @@ func (l *Lease) monitor(watch <-chan zk.Event) {
 func (l *Lease) watchQueue() {
 	s := l.s
 	ctx := context.Background() // call returns when the session ends
-	for {
+	for !isClosed(s.closed) && !isClosed(l.stop) { // a command that ended at once
 		var (
 			exists bool
 			stat   *zk.Stat
