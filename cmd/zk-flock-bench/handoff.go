@@ -42,8 +42,8 @@ const queueRoot = "/" + appID + "/.zk-flock-queues"
 type herdRound struct {
 	W        int
 	Handoffs []float64 // ms, holder's command exit → next command start, in order
-	Setup         time.Duration
-	Phase         float64 // ms, first exit → last start
+	Setup    time.Duration
+	Phase    float64 // ms, first exit → last start
 	// Packets is zk_packets_received during the handoffs; AliveSec the
 	// session-seconds of zk-flock sessions alive meanwhile. IdlePackets and
 	// IdleSec are the same for a quiet window before the handoffs, with
@@ -81,7 +81,6 @@ func (h *herdResult) firstTenth() []float64 {
 	}
 	return out
 }
-
 
 // bgRate is the background request rate per session-second, pooled over
 // the rounds' idle windows.

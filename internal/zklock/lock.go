@@ -212,7 +212,8 @@ func (l *Lease) monitor(watch <-chan zk.Event) {
 func (l *Lease) watchQueue() {
 	s := l.s
 	ctx := context.Background() // call returns when the session ends
-	for !isClosed(s.closed) && !isClosed(l.stop) { // a command that ended at once
+	// Not for a lease already released: a command that ended at once.
+	for !isClosed(s.closed) && !isClosed(l.stop) {
 		var (
 			exists bool
 			stat   *zk.Stat
