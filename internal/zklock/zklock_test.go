@@ -1071,6 +1071,17 @@ func TestQueuedSeesWaiters(t *testing.T) {
 				return got
 			}
 
+			// handOver closes from's session and returns the lease the
+			// waiter to gets then.
+			handOver := func(from *Lease, to <-chan *Lease) *Lease {
+				from.s.Close()
+				l := <-to
+				if l == nil {
+					t.FailNow()
+				}
+				return l
+			}
+
 			a, err := connect(t, srv.Addrs(), 4*time.Second).Acquire(ctx, req)
 			if err != nil {
 				t.Fatal(err)
@@ -1083,11 +1094,7 @@ func TestQueuedSeesWaiters(t *testing.T) {
 			eventually(t, "the holder never saw the waiter queue", a.Queued)
 
 			// b takes over through the queue, where nobody else waits.
-			a.s.Close()
-			lb := <-b
-			if lb == nil {
-				t.FailNow()
-			}
+			lb := handOver(a, b)
 			waitFor(t, c, queueDir(req), 0)
 			time.Sleep(200 * time.Millisecond)
 			if lb.Queued() {
@@ -1099,18 +1106,10 @@ func TestQueuedSeesWaiters(t *testing.T) {
 
 			// A holder that takes the lock while others queue sees them
 			// at once.
-			lb.s.Close()
-			ld := <-d
-			if ld == nil {
-				t.FailNow()
-			}
+			ld := handOver(lb, d)
 			e := wait()
 			waitFor(t, c, queueDir(req), 1)
-			ld.s.Close()
-			le := <-e
-			if le == nil {
-				t.FailNow()
-			}
+			le := handOver(ld, e)
 			_ = wait()
 			waitFor(t, c, queueDir(req), 1)
 			eventually(t, "the holder never saw the waiter", le.Queued)
