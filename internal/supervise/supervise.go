@@ -153,9 +153,9 @@ type forkResult struct {
 //
 // The child inherits only descriptors 0, 1 and 2. To ensure that, Start
 // (Prepare, see Prepared) marks every other descriptor of this process
-// close-on-exec (Go opens all
-// its own that way already; this catches descriptors inherited from this
-// process's parent and those made by raw syscalls). A descriptor that other
+// close-on-exec (Go opens all its own that way already; this catches
+// descriptors inherited from this process's parent and those made by raw
+// syscalls). A descriptor that other
 // code of this process meant to pass to a process it starts by other means
 // loses that, unless passed by os/exec's ExtraFiles, which still works.
 //
@@ -163,8 +163,9 @@ type forkResult struct {
 // SIG_IGN); Go's own handlers are reset to the default.
 //
 // If this process is a child subreaper (EnableSubreaper) at Start (at
-// Prepare, for a Prepared), the Child also finds, kills and reaps the tree's processes that leave the
-// process group, once orphaned; see the package documentation.
+// Prepare, for a Prepared), the Child also finds, kills and reaps the
+// tree's processes that leave the process group, once orphaned; see the
+// package documentation.
 func Start(spec Spec) (*Child, error) {
 	p, err := Prepare(spec)
 	if err != nil {
