@@ -155,9 +155,9 @@ type forkResult struct {
 // (Prepare, see Prepared) marks every other descriptor of this process
 // close-on-exec (Go opens all its own that way already; this catches
 // descriptors inherited from this process's parent and those made by raw
-// syscalls). A descriptor that other
-// code of this process meant to pass to a process it starts by other means
-// loses that, unless passed by os/exec's ExtraFiles, which still works.
+// syscalls). A descriptor that other code of this process meant to pass to
+// a process it starts by other means loses that, unless passed by
+// os/exec's ExtraFiles, which still works.
 //
 // Signals that this process ignores stay ignored in the child (exec keeps
 // SIG_IGN); Go's own handlers are reset to the default.
