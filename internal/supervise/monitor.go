@@ -38,9 +38,9 @@ const (
 	termPollMax = 100 * time.Millisecond
 
 	// idlePoll is the poll interval when the child has exited but left
-	// processes in its group and no one has asked to stop them. The caller
-	// normally stops them at once; if not, 0.1 s bounds how late TreeDone
-	// is after the last one ends, at ten cheap polls a second.
+	// processes in its group and no one has asked to stop them (no
+	// StopTreeOnExit, no Stop yet): 0.1 s bounds how late TreeDone is
+	// after the last one ends, at ten cheap polls a second.
 	idlePoll = 100 * time.Millisecond
 
 	// zombieScanMin and zombieScanMax space out the full scans that tell
@@ -100,6 +100,11 @@ func (c *Child) monitor() {
 		}
 		if exited == nil && !seenExit {
 			seenExit = true
+			// Usually nothing is left: done, without the stop below
+			// (with no grace, a SIGKILL to an empty group, and a warning).
+			if c.treeGone(now) {
+				return
+			}
 			if c.stopOnExit {
 				c.setStop(now.Add(c.exitGrace))
 			}

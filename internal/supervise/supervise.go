@@ -48,7 +48,10 @@ type Spec struct {
 	// as the direct child exits, as StopBy(the exit + ExitGrace) would,
 	// without waiting for a caller to ask.
 	StopTreeOnExit bool
-	ExitGrace      time.Duration
+
+	// ExitGrace is StopTreeOnExit's grace period: what is left gets
+	// SIGTERM at the exit and SIGKILL ExitGrace later.
+	ExitGrace time.Duration
 }
 
 // ExitStatus is how the direct child ended.

@@ -1026,3 +1026,18 @@ func TestStopTreeOnExit(t *testing.T) {
 		})
 	}
 }
+
+// TestStopTreeOnExitNothingLeft: with StopTreeOnExit and no grace, a
+// command that leaves nothing behind is not "killed": no SIGKILL sent to
+// its empty group, no warning.
+func TestStopTreeOnExitNothingLeft(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for range 20 {
+		c := start(t, Spec{Argv: []string{"true"}, Logger: logger, StopTreeOnExit: true})
+		wait(t, c.TreeDone(), slack, "TreeDone")
+	}
+	if out := logs.String(); strings.Contains(out, "SIGKILL") || strings.Contains(out, "SIGTERM") || !strings.Contains(out, "process tree gone") {
+		t.Errorf("logs:\n%s", out)
+	}
+}
