@@ -336,7 +336,7 @@ func TestE2EReleaseLingersForQueue(t *testing.T) {
 	if hr.code != 0 || wr.code != 0 {
 		t.Fatalf("want both to run and exit 0; holder %v, waiter %v", hr, wr)
 	}
-	const lingers = "lock released; clients queue for it: waiting for the next holder to start before exiting"
+	const lingers = "lock released; clients queue for it: lingering before the exit"
 	log := e.logText()
 	if !strings.Contains(log, fmt.Sprintf(" %d %s", holder.pid(), lingers)) {
 		t.Errorf("the holder released the lock to a queued waiter without lingering:\n%s", log)

@@ -344,6 +344,12 @@ func (j *job) acquireAndRun(ctx context.Context, stopWatching func()) int {
 		return status
 	}
 	stopWatching()
+	if ctx.Err() != nil {
+		// SIGTERM or SIGINT came as the lock was taken, and the command
+		// has not started: give up as before it.
+		j.release(sess, lease)
+		return -1
+	}
 	status = j.supervise(cmd, lease)
 	j.release(sess, lease)
 	return status
@@ -384,7 +390,7 @@ func (j *job) prepare() (*supervise.Prepared, int) {
 func (j *job) release(sess *zklock.Session, lease *zklock.Lease) {
 	sess.Close()
 	if lease.Queued() {
-		j.log.Debug("lock released; clients queue for it: waiting for the next holder to start before exiting", "linger", releaseLinger)
+		j.log.Debug("lock released; clients queue for it: lingering before the exit, so that the next holder starts first", "linger", releaseLinger)
 		time.Sleep(releaseLinger)
 	}
 }
