@@ -30,3 +30,9 @@ require (
 	golang.org/x/text v0.28.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
 )
+
+// go-zookeeper v1.0.4 with one fix: the connection's last zxid, written by
+// the receive loop and read when watches are set again after a reconnect,
+// is accessed atomically (upstream issue samuel/go-zookeeper#260, fix
+// proposed in go-zookeeper/zk#35, unmerged). See third_party/go-zookeeper/PATCHES.
+replace github.com/go-zookeeper/zk v1.0.4 => ./third_party/go-zookeeper
