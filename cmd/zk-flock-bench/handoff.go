@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -223,11 +222,7 @@ func (e *env) herdRound(ctx context.Context, W int, lock string, idle time.Durat
 	if err := first.c.exit(); err != nil {
 		return nil, err
 	}
-	type start struct {
-		t    int64
-		ppid int
-	}
-	starts := []start{{first.t, first.ppid}}
+	starts := []int64{first.t} // CLOCK_MONOTONIC ns of each command's start
 	var exits []int64
 	var tEnd, p4 int64
 	deadline := time.NewTimer(phaseBase + time.Duration(W)*phasePerWaiter)
@@ -240,7 +235,7 @@ loop:
 		case rep := <-e.hub.reports:
 			switch rep.kind {
 			case repStart:
-				starts = append(starts, start{rep.t, rep.ppid})
+				starts = append(starts, rep.t)
 				if len(starts) == W+1 {
 					tEnd = rep.t
 					if p4, err = e.packets(); err != nil {
@@ -277,14 +272,14 @@ loop:
 	} else if err := e.waitAll(all, 0, exitTimeout); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(starts, func(a, b start) int { return cmp.Compare(a.t, b.t) })
+	slices.Sort(starts)
 	slices.Sort(exits)
 	for i := 0; i < len(exits) && i+1 < len(starts); i++ {
-		if starts[i+1].t <= exits[i] {
+		if starts[i+1] <= exits[i] {
 			return nil, fmt.Errorf("mutual exclusion violated on %s: command %d started %.3f ms before command %d exited",
-				lock, i+1, nsToMs(exits[i]-starts[i+1].t), i)
+				lock, i+1, nsToMs(exits[i]-starts[i+1]), i)
 		}
-		r.Handoffs = append(r.Handoffs, nsToMs(starts[i+1].t-exits[i]))
+		r.Handoffs = append(r.Handoffs, nsToMs(starts[i+1]-exits[i]))
 	}
 	if len(r.Handoffs) == 0 {
 		return nil, fmt.Errorf("no handoff within the deadline on %s. %s", lock, e.childrenErrors())

@@ -52,7 +52,6 @@ type proc struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	status int
-	exitT  int64 // CLOCK_MONOTONIC ns when the bench saw it exit
 	err    error
 }
 
@@ -71,7 +70,6 @@ func (e *env) start(argv ...string) (*proc, error) {
 	e.mu.Unlock()
 	go func() {
 		p.err = cmd.Wait()
-		p.exitT = monoNow()
 		p.status = cmd.ProcessState.ExitCode()
 		e.mu.Lock()
 		delete(e.procs, p)
