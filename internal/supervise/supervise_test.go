@@ -1001,12 +1001,14 @@ func TestStopTreeOnExit(t *testing.T) {
 		name, script string
 		min, max     time.Duration
 	}{
-		{"leaves on SIGTERM", `sleep 100 & echo $! > %s; exit 7`, 0, 2 * time.Second},
-		{"ignores SIGTERM", `(trap '' TERM; sleep 100) & echo $! > %s; exit 7`, 700 * time.Millisecond, 3 * time.Second},
+		{"leaves on SIGTERM", `sleep 100 & echo $! > "$1"; exit 7`, 0, 2 * time.Second},
+		// The command exits only once the leftover ignores SIGTERM.
+		{"ignores SIGTERM", `(trap '' TERM; : > "$1.ready"; exec sleep 100) &
+			while [ ! -e "$1.ready" ]; do sleep 0.01; done; echo $! > "$1"; exit 7`, 700 * time.Millisecond, 3 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pidFile := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
-			spec := sh(fmt.Sprintf(tc.script, pidFile))
+			spec := Spec{Argv: []string{"/bin/sh", "-c", tc.script, "sh", pidFile}}
 			spec.StopTreeOnExit, spec.ExitGrace = true, time.Second
 			c := start(t, spec)
 			left := waitPidFile(t, pidFile)
