@@ -961,11 +961,7 @@ func TestNewcomerQueuesBehindWaiters(t *testing.T) {
 	req.Wait = true
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	got := make(chan error, 1)
-	go func() {
-		_, err := s.Acquire(ctx, req)
-		got <- err
-	}()
+	got := acquireAsync(ctx, s, req)
 	select {
 	case err := <-got:
 		t.Fatalf("the newcomer took the free lock ahead of the queued waiter (err %v)", err)
@@ -1005,11 +1001,7 @@ func TestWaitEndsDisconnected(t *testing.T) {
 	req.Wait = true
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
-	got := make(chan error, 1)
-	go func() {
-		_, err := b.Acquire(ctx, req)
-		got <- err
-	}()
+	got := acquireAsync(ctx, b, req)
 	c := raw(t)
 	deadline := time.Now().Add(time.Second)
 	for {
@@ -1115,4 +1107,15 @@ func TestQueuedSeesWaiters(t *testing.T) {
 			eventually(t, "the holder never saw the waiter", le.Queued)
 		})
 	}
+}
+
+// acquireAsync runs s.Acquire(ctx, req) on a goroutine of its own and
+// returns the channel its error comes on.
+func acquireAsync(ctx context.Context, s *Session, req Request) <-chan error {
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.Acquire(ctx, req)
+		got <- err
+	}()
+	return got
 }
