@@ -91,6 +91,12 @@ func (c *Child) monitor() {
 	defer timer.Stop()
 	for {
 		now := time.Now()
+		killedNow := false
+		// The request is read before the exit is looked at: a stop asked
+		// for after the exit (as a caller that waits for Exited does) is
+		// then always seen with the exit, and the tree checked, before
+		// any signal is sent.
+		stop, want := c.request()
 		if exited != nil {
 			select {
 			case <-exited:
@@ -107,10 +113,9 @@ func (c *Child) monitor() {
 			}
 			if c.stopOnExit {
 				c.setStop(now.Add(c.exitGrace))
+				stop, want = c.request()
 			}
 		}
-		killedNow := false
-		stop, want := c.request()
 		if stop && ph != killing {
 			deadline = want
 			if !deadline.After(now) { // first, before anything slower
