@@ -267,14 +267,22 @@ func TestLookPath(t *testing.T) {
 	})
 }
 
-func TestDirEnvStdio(t *testing.T) {
-	dir := t.TempDir()
+// outFile creates dir/out for a child's output; it is closed when the
+// test ends.
+func outFile(t *testing.T, dir string) (string, *os.File) {
+	t.Helper()
 	out := filepath.Join(dir, "out")
 	f, err := os.Create(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return out, f
+}
+
+func TestDirEnvStdio(t *testing.T) {
+	dir := t.TempDir()
+	out, f := outFile(t, dir)
 	// cat reads the nil Stdin: /dev/null, so it ends at once.
 	spec := sh(`pwd; echo "$FOO"; cat; echo done`)
 	spec.Dir, spec.Env, spec.Stdout = dir, []string{"FOO=bar", "PATH=/usr/bin:/bin"}, f
@@ -947,12 +955,7 @@ func TestParseStat(t *testing.T) {
 // removed after Prepare fails to start as a missing one.
 func TestPrepared(t *testing.T) {
 	dir := t.TempDir()
-	out := filepath.Join(dir, "out")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	out, f := outFile(t, dir)
 	spec := sh(`echo "$A $B $C"`)
 	spec.Env, spec.Stdout = []string{"A=1", "B=2", "B=22", "PATH=/usr/bin:/bin"}, f
 	p, err := Prepare(spec)

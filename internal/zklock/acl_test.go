@@ -144,18 +144,8 @@ func TestCreatorACLSharedByTheFleet(t *testing.T) {
 	}()
 	admin := rawAs(t, "fleet")
 	queue := path.Join(root, QueueDir, "job")
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 	var waiters []string
-	waitFor("a waiter", func() bool {
+	eventually(t, 10*time.Second, "no waiter queued", func() bool {
 		waiters, _, _ = admin.Children(queue)
 		return len(waiters) == 1
 	})

@@ -1023,13 +1023,13 @@ func TestWaitEndsDisconnected(t *testing.T) {
 	p.Release(faultproxy.Both)
 }
 
-// eventually waits up to 5s for cond.
-func eventually(t *testing.T, what string, cond func() bool) {
+// eventually waits up to within for cond, failing the test with what.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 5s: %s", what)
+			t.Fatalf("after %v: %s", within, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -1083,7 +1083,7 @@ func TestQueuedSeesWaiters(t *testing.T) {
 				t.Fatal("Queued with nobody queued (no queue node yet)")
 			}
 			b := wait()
-			eventually(t, "the holder never saw the waiter queue", a.Queued)
+			eventually(t, 5*time.Second, "the holder never saw the waiter queue", a.Queued)
 
 			// b takes over through the queue, where nobody else waits.
 			lb := handOver(a, b)
@@ -1094,7 +1094,7 @@ func TestQueuedSeesWaiters(t *testing.T) {
 			}
 			// The queue's node is there, empty: a newcomer is still seen.
 			d := wait()
-			eventually(t, "the holder never saw a waiter join the empty queue", lb.Queued)
+			eventually(t, 5*time.Second, "the holder never saw a waiter join the empty queue", lb.Queued)
 
 			// A holder that takes the lock while others queue sees them
 			// at once.
@@ -1104,7 +1104,7 @@ func TestQueuedSeesWaiters(t *testing.T) {
 			le := handOver(ld, e)
 			_ = wait()
 			waitFor(t, c, queueDir(req), 1)
-			eventually(t, "the holder never saw the waiter", le.Queued)
+			eventually(t, 5*time.Second, "the holder never saw the waiter", le.Queued)
 		})
 	}
 }
