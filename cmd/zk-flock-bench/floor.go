@@ -19,9 +19,17 @@ type floors struct {
 	Create  []float64 // create an ephemeral node
 	Delete  []float64 // delete it
 	DWC     []float64 // delete in session A → watch fires in B → B's create returns
+	DWCIdle []float64 // the same after idleGap of quiet, as a handoff comes
 	DWCProc []float64 // the same, A and B in two processes (see peer.go)
 	Spawn   []float64 // fork+exec of the child helper → its first instruction in main
 }
+
+// idleGap is the quiet before the delete of the floor's idle variant. A
+// single handoff comes after a wait, with the CPUs and the server's threads
+// asleep, and each step of the exchange then wakes one of them; back to
+// back they are awake. 20 ms is enough for that, and shorter than any
+// quiet window of the handoff rounds, so the idle floor errs low.
+const idleGap = 20 * time.Millisecond
 
 // measureFloors measures each floor n times, interleaved: one of each per
 // iteration.
@@ -72,11 +80,16 @@ func (e *env) measureFloors(ctx context.Context, n int) (*floors, error) {
 		if i%2 == 1 {
 			holder, waiter = b, a
 		}
-		d, err = deleteWatchCreate(holder, waiter, handover)
+		d, err = deleteWatchCreate(holder, waiter, handover, 0)
 		if err != nil {
 			return nil, fmt.Errorf("delete→watch→create: %w", err)
 		}
 		f.DWC = append(f.DWC, ms(d))
+		d, err = deleteWatchCreate(waiter, holder, handover, idleGap)
+		if err != nil {
+			return nil, fmt.Errorf("delete→watch→create after %v idle: %w", idleGap, err)
+		}
+		f.DWCIdle = append(f.DWCIdle, ms(d))
 
 		d, err = e.crossProcessDWC(root + "/floor-xproc")
 		if err != nil {
@@ -167,9 +180,9 @@ func warmZooKeeper(ctx context.Context, addr string, clients int, d time.Duratio
 }
 
 // deleteWatchCreate creates p in holder, sets a watch on it from waiter,
-// then times holder's delete until waiter's create (issued when the watch
-// fires) returns. It leaves p deleted.
-func deleteWatchCreate(holder, waiter *zk.Conn, p string) (time.Duration, error) {
+// waits idle, then times holder's delete until waiter's create (issued when
+// the watch fires) returns. It leaves p deleted.
+func deleteWatchCreate(holder, waiter *zk.Conn, p string, idle time.Duration) (time.Duration, error) {
 	if _, err := holder.Create(p, nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 		return 0, err
 	}
@@ -177,6 +190,7 @@ func deleteWatchCreate(holder, waiter *zk.Conn, p string) (time.Duration, error)
 	if err != nil || !ok {
 		return 0, fmt.Errorf("exists %s: %v %v", p, ok, err)
 	}
+	time.Sleep(idle)
 	created := make(chan error, 1)
 	var t1 time.Time
 	go func() {

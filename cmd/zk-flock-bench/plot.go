@@ -75,12 +75,16 @@ func writePlot(path string, r *results) error {
 		p.Legend.Add(s.name, l, pts)
 	}
 	if r.floors != nil {
-		f := summarize(r.floors.DWC).Median
+		f, fi := summarize(r.floors.DWC).Median, summarize(r.floors.DWCIdle).Median
 		for _, ref := range []struct {
 			name string
 			y    float64
 			gray uint8
-		}{{fmt.Sprintf("raw delete→watch→create floor (%.2f ms)", f), f, 90}, {"target: 4× the floor (one waiter)", 4 * f, 160}} {
+		}{
+			{fmt.Sprintf("raw delete→watch→create floor (%.2f ms)", f), f, 90},
+			{fmt.Sprintf("the same after %v idle (%.2f ms)", idleGap, fi), fi, 125},
+			{"target: 4× the floor (one waiter)", 4 * f, 160},
+		} {
 			l, err := plotter.NewLine(plotter.XYs{{X: p.X.Min, Y: ref.y}, {X: p.X.Max, Y: ref.y}})
 			if err != nil {
 				return err

@@ -53,12 +53,12 @@ func tables(r *results) []table {
 		t := table{
 			Title:  "2. Raw ZooKeeper floor (go-zookeeper clients, in the bench's process unless said) and process spawn",
 			Header: []string{"operation", "median ms", "p99 ms", "n"},
-			Note:   "Interleaved: one of each per iteration. Session set-up: zk.Connect until StateHasSession. delete→watch→create: session A deletes a node that session B watches; B creates it when the watch fires; timed from A's delete call to B's create returning; A and B swap roles every time. Between two processes: the same with A and B in two processes of their own (the bench run as a raw go-zookeeper client, started beforehand and left idle 20 ms), as two zk-flocks are; this is not the target's floor. Spawn: fork+exec of the child helper from a Go process (os/exec) until its first timestamp in main, the part of every handoff that is only starting the command.",
+			Note:   "Interleaved: one of each per iteration. Session set-up: zk.Connect until StateHasSession. delete→watch→create: session A deletes a node that session B watches; B creates it when the watch fires; timed from A's delete call to B's create returning; A and B swap roles every time. After " + idleGap.String() + " idle: the same, with the sessions and the server left quiet that long between setting the watch and the delete, as a single handoff comes after a wait (the bench's back-to-back requests keep the CPUs and ZooKeeper's threads awake; after a quiet spell each step wakes one); the target's floor is the back-to-back one, the stricter. Between two processes: the same with A and B in two processes of their own (the bench run as a raw go-zookeeper client, started beforehand and left idle 20 ms), as two zk-flocks are; this is not the target's floor. Spawn: fork+exec of the child helper from a Go process (os/exec) until its first timestamp in main, the part of every handoff that is only starting the command.",
 		}
 		for _, x := range []struct {
 			name string
 			s    []float64
-		}{{"session set-up", f.Session}, {"create (ephemeral)", f.Create}, {"delete", f.Delete}, {"delete → watch → create (two sessions)", f.DWC}, {"delete → watch → create (two processes)", f.DWCProc}, {"spawn the command (fork+exec → main)", f.Spawn}} {
+		}{{"session set-up", f.Session}, {"create (ephemeral)", f.Create}, {"delete", f.Delete}, {"delete → watch → create (two sessions)", f.DWC}, {"delete → watch → create (two sessions), after " + idleGap.String() + " idle", f.DWCIdle}, {"delete → watch → create (two processes)", f.DWCProc}, {"spawn the command (fork+exec → main)", f.Spawn}} {
 			s := summarize(x.s)
 			t.Rows = append(t.Rows, []string{x.name, f2(s.Median), f2(s.P99), fmt.Sprint(s.N)})
 		}

@@ -57,6 +57,9 @@ func targets(r *results) []target {
 		a, b := summarize(one.handoffs()).Median, summarize(r.floors.DWC).Median
 		t.Value, t.Known = a/b, true
 		t.Measured = fmt.Sprintf("%.2f× (%.2f ms / %.2f ms)", t.Value, a, b)
+		if c := summarize(r.floors.DWCIdle).Median; c > 0 {
+			t.Measured += fmt.Sprintf("; %.2f× the same exchange after %v idle (%.2f ms)", a/c, idleGap, c)
+		}
 	}
 	ts = append(ts, t)
 
