@@ -237,7 +237,8 @@ func writeMan(w io.Writer) error {
 		"at once, and exits with the command's status.")
 	para("When ZooKeeper becomes unreachable, zk-flock kills the command before its session could expire, that is before " +
 		"any other host could take the lock: SIGTERM to the process group, then SIGKILL (see --grace and --margin). " +
-		"If the lock node is deleted or the session expires, the command is killed at once and zk-flock exits 75.")
+		"If the lock node is deleted or the session expires, the command is killed at once and zk-flock exits 75 " +
+		"(also when only what the command left running in its group was still being stopped).")
 	para("Standard output belongs to the command: zk-flock never writes there (cron mails any output). Its own messages " +
 		"go to the log file, and errors also to standard error. A busy lock is the normal outcome on every host but one, " +
 		"so it is only logged.")

@@ -306,6 +306,38 @@ func TestE2ELockLost(t *testing.T) {
 	gone(t, "the grandchild", c.gpid)
 }
 
+// TestE2ELockLostAfterExit: the lock lost after the command exited, while
+// what it left in its group is still being stopped (a leftover that
+// ignores SIGTERM, inside a long --grace): the leftover dies at once, not
+// at the grace's end, and zk-flock exits 75, not with the command's 0,
+// saying the leftovers were killed.
+func TestE2ELockLostAfterExit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pidFile, gpidFile := e.path("pid"), e.path("gpid")
+	p := e.start("--grace", "60", "L", fmt.Sprintf(`sh -c 'trap "" TERM; sleep 300 >/dev/null 2>&1 & echo $! > %s; echo $$ > %s; exit 0'`, gpidFile, pidFile))
+	gpid, pid := readPid(t, gpidFile), readPid(t, pidFile)
+	killLeftover(t, gpid)
+	waitFor(t, 10*time.Second, "the command's exit", func() bool { return !alive(pid) })
+	time.Sleep(100 * time.Millisecond) // the leftover got its SIGTERM, ignored
+	if p.exited() || !alive(gpid) {
+		t.Fatalf("with a leftover ignoring SIGTERM and --grace 60, zk-flock or the leftover ended early: %v, leftover alive %v", p.res, alive(gpid))
+	}
+
+	dead := deathWatch(t, 30*time.Second, gpid)
+	zkCli(t, "delete", e.node("L"))
+	deleted := time.Now()
+	if d := dead().Sub(deleted); d > time.Second {
+		t.Errorf("the leftover died %v after the lock node was deleted, want < 1 s", d)
+	}
+	r := p.waitTimeout(10 * time.Second)
+	if r.code != ExitLockLost || r.end.Sub(deleted) > time.Second {
+		t.Errorf("lock node deleted while a leftover was stopped: want exit %d within 1 s, got %v, %v after the delete", ExitLockLost, r, r.end.Sub(deleted))
+	}
+	oneStderrLine(t, "lock lost after the command exited", r, "lost", "left running", "exited 0")
+	gone(t, "the leftover", gpid)
+}
+
 // TestE2EBrokenStderr: logging to stderr, whose reader has gone (cmd 2>&1 |
 // logger, and logger restarted), zk-flock still kills the command's whole
 // group when the lock is lost and when it is told to stop, and exits with

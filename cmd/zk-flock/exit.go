@@ -16,7 +16,8 @@ const (
 	// ExitInternal: an unexpected failure of zk-flock itself (EX_SOFTWARE).
 	ExitInternal = 70
 	// ExitLockLost: the lock was lost, or might have been, while the
-	// command ran; the command was killed (sysexits EX_TEMPFAIL: retry).
+	// command ran, or what it left running in its group after it exited;
+	// they were killed (sysexits EX_TEMPFAIL: retry).
 	ExitLockLost = 75
 	// ExitConfig: the configuration file is missing, unreadable or invalid
 	// (sysexits EX_CONFIG).

@@ -582,23 +582,31 @@ func (j *job) supervise(cmd *supervise.Prepared, lease *zklock.Lease) int {
 	}
 	j.log.Info("command started", "child_pid", child.Pid(), "command", j.o.command, "token", lease.Token())
 
-	lost, timedOut, stopped := j.watch(child, lease)
+	w := j.watch(child, lease)
 	j.ran = time.Since(started)
 	st := child.Status()
 	switch {
-	case lost != nil:
+	case w.lost != nil && w.lostAfterExit:
+		// The command finished, but what it left in its group was still
+		// running, under the lock, and is killed now: the job did not end
+		// as it would have.
 		j.outcome = metrics.OutcomeLost
-		j.log.Error("command killed: lock lost", "err", lost, "child_pid", child.Pid())
-		say(j.stderr, "lock %s lost, command killed: %v", j.o.lock, lost)
+		j.log.Error("command's leftovers killed: lock lost after the command exited", "err", w.lost, "child_pid", child.Pid(), "status", st.ExitCode())
+		say(j.stderr, "lock %s lost, processes the command left running killed (the command itself exited %d): %v", j.o.lock, st.ExitCode(), w.lost)
 		return ExitLockLost
-	case timedOut:
+	case w.lost != nil:
+		j.outcome = metrics.OutcomeLost
+		j.log.Error("command killed: lock lost", "err", w.lost, "child_pid", child.Pid())
+		say(j.stderr, "lock %s lost, command killed: %v", j.o.lock, w.lost)
+		return ExitLockLost
+	case w.timedOut:
 		j.outcome = metrics.OutcomeTimeout
 		j.log.Warn("command stopped: --max-runtime ran out", "max_runtime", j.cfg.MaxRuntime, "status", st.ExitCode())
 		j.holdMinimum(lease)
 		return ExitTimeout
 	}
 	j.outcome = metrics.OutcomeRan
-	if stopped {
+	if w.stopped {
 		j.outcome = metrics.OutcomeStopped
 	}
 	j.log.Info("command exited", "status", st.ExitCode())
@@ -606,11 +614,18 @@ func (j *job) supervise(cmd *supervise.Prepared, lease *zklock.Lease) int {
 	return st.ExitCode()
 }
 
+// watched says why the command's process tree ended.
+type watched struct {
+	lost          error // the lease's error, if the lock was or may have been lost while the tree ran
+	lostAfterExit bool  // lost after the command exited, while what it left in its group ran
+	timedOut      bool  // --max-runtime ran out
+	stopped       bool  // zk-flock was told to stop (SIGTERM, SIGINT)
+}
+
 // watch waits until the command's whole process tree is gone, stopping it
-// when zk-flock is told to stop by SIGTERM or SIGINT (stopping), when
-// --max-runtime runs out (timedOut), or when the lease says the lock is or
-// may be lost (lost: the lease's error).
-func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (lost error, timedOut, stopping bool) {
+// when zk-flock is told to stop by SIGTERM or SIGINT, when --max-runtime
+// runs out, or when the lease says the lock is or may be lost.
+func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (w watched) {
 	var (
 		leaseDone = lease.Done()
 		exited    <-chan struct{} // watched for --max-runtime only
@@ -625,19 +640,24 @@ func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (lost error, ti
 	for {
 		select {
 		case <-child.TreeDone():
-			return lost, timedOut, stopping
+			return w
 		case <-exited:
 			// The command is done; what it left in its group is being
 			// stopped (StopTreeOnExit) and --max-runtime is over.
 			exited, deadline = nil, nil
 		case <-deadline:
-			deadline, timedOut = nil, true
+			deadline, w.timedOut = nil, true
 			j.log.Warn("max runtime reached: stopping the command", "max_runtime", j.cfg.MaxRuntime, "grace", j.cfg.Grace)
 			child.StopBy(time.Now().Add(j.cfg.Grace))
 		case <-leaseDone:
 			leaseDone = nil
-			if !isExited(child) {
-				lost = lease.Err()
+			// Lost while anything of the command's runs: the command
+			// itself, or what it left in its group, which the lock
+			// covers as much (StopTreeOnExit is stopping it, perhaps
+			// through a long grace). Either dies by the lease's
+			// deadline.
+			if !closed(child.TreeDone()) {
+				w.lost, w.lostAfterExit = lease.Err(), closed(child.Exited())
 			}
 			child.StopBy(lease.KillBy())
 		case sig := <-j.sigs:
@@ -646,11 +666,11 @@ func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (lost error, ti
 				if err := child.Signal(sig.(syscall.Signal)); err != nil {
 					j.log.Debug("could not forward signal", "signal", sig.String(), "err", err)
 				}
-			case stopping:
+			case w.stopped:
 				j.log.Warn("second stop signal: killing the command now", "signal", sig.String())
 				child.Kill()
 			default:
-				stopping = true
+				w.stopped = true
 				j.log.Info("stopping the command", "signal", sig.String(), "grace", j.cfg.Grace)
 				child.StopBy(time.Now().Add(j.cfg.Grace))
 			}
@@ -658,9 +678,10 @@ func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (lost error, ti
 	}
 }
 
-func isExited(c *supervise.Child) bool {
+// closed reports whether ch is closed (or holds a value) now.
+func closed(ch <-chan struct{}) bool {
 	select {
-	case <-c.Exited():
+	case <-ch:
 		return true
 	default:
 		return false
