@@ -20,7 +20,7 @@ const maxHolderCommand = 4096
 type holder struct {
 	Host    string `json:"host"`
 	PID     int    `json:"pid"`
-	Started string `json:"started"` // RFC 3339, UTC
+	Started string `json:"started"` // when this zk-flock set out for the lock, before any -s sleep or -w wait (RFC 3339, UTC); the node's ctime says when it took it
 	Command string `json:"command"`
 	Version string `json:"version"`
 }
