@@ -163,6 +163,12 @@ func parse(data []byte) (Config, error) {
 			if *d.dst, err = seconds(d.key, raw, d.max); err != nil {
 				return Config{}, err
 			}
+			// As on the command line: surely a slip of unit, and below
+			// a nanosecond it would round to 0, which means something
+			// else ("no limit", "SIGKILL at once").
+			if f, _ := strconv.ParseFloat(string(raw), 64); f > 0 && f < 1e-3 {
+				return Config{}, keyErr(d.key, ErrInvalidValue, "must be 0 or at least a millisecond (0.001), got %s", raw)
+			}
 		}
 	}
 	if raw, ok := obj.optional("metrics_file"); ok {
