@@ -167,6 +167,7 @@ func TestPrintfLogger(t *testing.T) {
 		{slog.LevelWarn, "gave up trying to send opClose to server", nil, "WARN     %d gave up trying to send opClose to server lock=x component=zk"},
 		{slog.LevelError, "failed to connect to %s: %v", []any{"zk1:2181", "refused"}, ""},
 		{slog.LevelDebug, "recv loop terminated: %v\n", []any{"EOF"}, "INFO     %d recv loop terminated: EOF lock=x component=zk"},
+		{slog.LevelWarn, "authentication failed: %s", []any{errors.New("read tcp: i/o timeout")}, "WARN     %d session handshake failed: read tcp: i/o timeout lock=x component=zk"},
 	}
 	for _, tt := range tests {
 		buf.Reset()

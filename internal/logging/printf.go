@@ -16,7 +16,10 @@ import (
 // string: WARN for failures ("fail", "error", "gave up", "unexpected",
 // "unknown"), INFO for the rest ("connected to", "authenticated", ...). It
 // drops messages below its own minimum — the config's "zklevel" — and logs
-// the others with component=zk. The logger's own level ("level") does not
+// the others with component=zk, with the library's "authentication failed"
+// said as what it is: the session handshake after (re)connecting failed (a
+// server that does not answer in time, say), not credentials refused. The
+// logger's own level ("level") does not
 // filter them: like the original, where the ZooKeeper C client wrote the
 // same file at its own level, "zklevel" alone decides which library messages
 // appear. With "zklevel" ERROR (as in the README's example) none do: the
@@ -38,8 +41,19 @@ func NewPrintf(l *slog.Logger, min slog.Level) *PrintfLogger {
 // warnWords mark a library message as a warning.
 var warnWords = []string{"fail", "error", "gave up", "unexpected", "unknown"}
 
+// reworded are library formats that mislead an operator, and what they
+// mean. go-zookeeper's "authentication" is the connect handshake that sets
+// a session up or resumes it; refused credentials come as a session event
+// (StateAuthFailed), which zk-flock reports itself.
+var reworded = map[string]string{
+	"authentication failed: %s": "session handshake failed: %s",
+}
+
 // Printf logs fmt.Sprintf(format, args...) at the level inferred from format.
 func (p *PrintfLogger) Printf(format string, args ...any) {
+	if f, ok := reworded[format]; ok {
+		format = f
+	}
 	lvl := slog.LevelInfo
 	lower := strings.ToLower(format)
 	for _, w := range warnWords {
