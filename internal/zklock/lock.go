@@ -671,13 +671,13 @@ func (s *Session) resolve(ctx context.Context, p string, sync, watch bool) (*zk.
 		)
 		done := s.start(func() (err error) {
 			if sync {
-				t0 := time.Now()
+				conn, t0 := s.current.Load(), time.Now()
 				if _, err := s.conn.Sync(p); err != nil && !errors.Is(err, zk.ErrNoNode) {
 					return err
 				}
 				// Answered through the leader: after a create whose
 				// answer was lost, this is what a lease starts from.
-				s.credit(t0)
+				s.credit(t0, conn)
 			}
 			if watch {
 				_, stat, w, err = s.conn.GetW(p)

@@ -333,6 +333,9 @@ type sniffConn struct {
 	// dialed is when the connection was made; answerBy, when the connect
 	// response must have come.
 	dialed, answerBy time.Time
+	// first is when the connect request, the connection's first frame,
+	// was written; nil before.
+	first atomic.Pointer[time.Time]
 }
 
 func (c *sniffConn) Read(p []byte) (int, error) {
@@ -370,6 +373,8 @@ func (c *sniffConn) Write(p []byte) (int, error) {
 		// The connect request. (A TLS handshake happened in the dialer,
 		// bounded there.)
 		_ = c.Conn.SetWriteDeadline(c.answerBy)
+		now := time.Now()
+		c.first.CompareAndSwap(nil, &now)
 	}
 	c.s.wroteFrame()
 	n, err := c.Conn.Write(p)
@@ -544,11 +549,11 @@ func (s *Session) startLeader(op func() error) <-chan error {
 }
 
 func (s *Session) run(op func() error, leader bool) <-chan error {
-	t0 := time.Now()
+	conn, t0 := s.current.Load(), time.Now()
 	done := make(chan error, 1)
 	go func() {
 		err := op()
-		s.observe(t0, err, leader)
+		s.observe(t0, conn, err, leader)
 		done <- err
 	}()
 	return done
@@ -581,10 +586,11 @@ func (s *Session) startPipelined(first, second func() error) (firstDone, secondD
 	return firstDone, s.start(second)
 }
 
-// observe records that a request sent at t0 came back with err. An answer
-// in another session means the library has replaced ours; a success of a
-// request the leader answered (leader) moves LastOK forward.
-func (s *Session) observe(t0 time.Time, err error, leader bool) {
+// observe records that a request sent at t0, when conn was the newest
+// connection, came back with err. An answer in another session means the
+// library has replaced ours; a success of a request the leader answered
+// (leader) moves LastOK forward.
+func (s *Session) observe(t0 time.Time, conn *sniffConn, err error, leader bool) {
 	if !answered(err) {
 		return
 	}
@@ -595,7 +601,7 @@ func (s *Session) observe(t0 time.Time, err error, leader bool) {
 	if leader {
 		// An error answer (a create that found the node) came through
 		// the leader too.
-		s.credit(t0)
+		s.credit(t0, conn)
 	}
 }
 
@@ -608,16 +614,31 @@ func (s *Session) observe(t0 time.Time, err error, leader bool) {
 // LastOK is t0 when we wrote often enough (w ≥ t0 − T/4 − interval, the
 // heartbeat's case), else earlier, so that LastOK + Budget ≤ w + T always:
 // after a quiet wait in the queue, after a stalled heartbeat.
-func (s *Session) credit(t0 time.Time) {
+//
+// Unless the connection came up after cut. conn was the newest connection
+// at t0, and the answer came on it or on one dialed later: its connect
+// request, its first frame, went out at r or later, and a server took the
+// connection only once the leader had created the session (a new one) or
+// touched it (revalidating a resumed one), so it lives at least until
+// r + T. With r after cut, t0 + Budget < r + T: LastOK is t0, whatever
+// came before. A session younger than T/4 is one such case; a waiter that
+// reconnects and at once takes the lock, another (before, its lease began
+// with the last frame of the connection that went, and could give up at
+// once).
+func (s *Session) credit(t0 time.Time, conn *sniffConn) {
 	t := s.Timeout()
 	cut := t0.Add(-t / 4)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ok := t0
-	// The connect request is the first frame, and a new session's
-	// clock starts at the leader when it is created: a session younger
-	// than T/4 has no frame before cut and needs none.
-	if i := sort.Search(len(s.writes), func(i int) bool { return s.writes[i].After(cut) }); i > 0 {
+	fresh := false
+	if conn != nil {
+		// No frame on conn yet, after the answer: the answer came on
+		// a connection dialed later.
+		r := conn.first.Load()
+		fresh = r == nil || r.After(cut)
+	}
+	if i := sort.Search(len(s.writes), func(i int) bool { return s.writes[i].After(cut) }); i > 0 && !fresh {
 		ok = minTime(t0, s.writes[i-1].Add(t/4+s.interval()))
 	}
 	if ok.After(s.lastOK) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -578,6 +579,100 @@ func TestShortPartitionKeepsLease(t *testing.T) {
 	}
 }
 
+// TestLeaseAfterReconnect: a waiter cut off for most of its session
+// timeout (no server reachable: no frame goes out) that takes the freed
+// lock as soon as it reconnects keeps its lease. The reconnect restarted
+// the session's clock at the leader; the lease must start from it, not
+// from the last frame before the outage, which would give it up within a
+// second, killing a command that had just started.
+func TestLeaseAfterReconnect(t *testing.T) {
+	root := uniqueRoot(t)
+	const T = 4 * time.Second // the test server's largest
+	var (
+		down atomic.Bool
+		mu   sync.Mutex
+		last net.Conn
+	)
+	w, err := Connect(context.Background(), Options{
+		Servers:        srv.Addrs()[:1],
+		SessionTimeout: T,
+		// While down, a dial waits: no connect request goes out.
+		Dialer: func(network, addr string, timeout time.Duration) (net.Conn, error) {
+			for down.Load() {
+				time.Sleep(5 * time.Millisecond)
+			}
+			c, err := net.DialTimeout(network, addr, timeout)
+			mu.Lock()
+			last = c
+			mu.Unlock()
+			return c, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	h := connect(t, srv.Addrs(), T)
+	req := lockReq(root, "job")
+	req.Margin, req.Lead = 200*time.Millisecond, 200*time.Millisecond
+	lh, err := h.Acquire(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wreq := req
+	wreq.Wait = true
+	ctx, cancel := context.WithTimeout(context.Background(), 3*T)
+	defer cancel()
+	got := make(chan *Lease, 1)
+	go func() {
+		l, err := w.Acquire(ctx, wreq)
+		if err != nil {
+			t.Errorf("waiter: %v", err)
+		}
+		got <- l
+	}()
+	c := raw(t)
+	eventually(t, 2*time.Second, "the waiter did not queue", func() bool {
+		waiters, _, _ := c.Children(root + "/" + QueueDir + "/job")
+		return len(waiters) == 1
+	})
+	time.Sleep(T / 8) // a heartbeat or two while queued
+
+	// The outage: the waiter's connection goes and no dial succeeds for
+	// 0.7 T; the holder lets go meanwhile.
+	down.Store(true)
+	mu.Lock()
+	last.Close()
+	mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	if err := lh.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(7*T/10 - 100*time.Millisecond)
+	down.Store(false)
+
+	var l *Lease
+	select {
+	case l = <-got:
+	case <-time.After(T):
+		t.Fatal("the waiter did not take the freed lock after reconnecting")
+	}
+	if l == nil {
+		t.FailNow()
+	}
+	took := time.Now()
+	// Before the fix the lease gave up some 0.8 s after it began (LastOK
+	// from the last frame before the outage); a healthy lease holds.
+	select {
+	case <-l.Done():
+		t.Fatalf("lease lost %v after the lock was taken on reconnecting: %v", time.Since(took).Round(time.Millisecond), l.Err())
+	case <-time.After(T / 2):
+	}
+	if age := time.Since(w.LastOK()); age > T/4 {
+		t.Fatalf("LastOK is %v old, %v after the reconnect", age, time.Since(took).Round(time.Millisecond))
+	}
+}
+
 func TestCancelledAcquireLeavesNothing(t *testing.T) {
 	root := uniqueRoot(t)
 	s := connect(t, srv.Addrs(), 4*time.Second)
@@ -898,42 +993,66 @@ func TestSilentServerIsSkipped(t *testing.T) {
 }
 
 // TestCredit: an answer through the leader credits its send time only if
-// we wrote often enough before it; else no more than the session is sure
-// to live after the last frame the leader must have heard of.
+// we wrote often enough before it, or the connection it came on was set up
+// after t0 − T/4; else no more than the session is sure to live after the
+// last frame the leader must have heard of.
 func TestCredit(t *testing.T) {
 	const T = 2 * time.Second
+	const none = -1 // no frame on the connection current at t0
 	base := time.Now()
 	at := func(d time.Duration) time.Time { return base.Add(d) }
 	for _, tc := range []struct {
-		name   string
-		writes []time.Duration // after base
-		t0     time.Duration
-		want   time.Duration // LastOK after base
+		name    string
+		writes  []time.Duration // after base
+		connect time.Duration   // the connect request of the connection current at t0, after base
+		t0      time.Duration
+		want    time.Duration // LastOK after base
 	}{
-		{"heartbeats every interval", []time.Duration{0, 200, 400, 600, 800, 1000}, 1000, 1000},
-		{"young session: nothing before t0 − T/4", []time.Duration{900, 1000}, 1000, 1000},
+		{"heartbeats every interval", []time.Duration{0, 200, 400, 600, 800, 1000}, 0, 1000, 1000},
+		{"young session: nothing before t0 − T/4", []time.Duration{900, 1000}, 900, 1000, 1000},
 		// A waiter quiet for T/3 (library pings only), then its create:
 		// the leader may have heard last of the ping at 0.
-		{"quiet wait, then a create", []time.Duration{0, 667, 1334, 1400}, 1400, 667 + 500 + 200},
-		{"quiet wait, nothing since long", []time.Duration{0, 1400}, 1400, 0 + 500 + 200},
+		{"quiet wait, then a create", []time.Duration{0, 667, 1334, 1400}, 0, 1400, 667 + 500 + 200},
+		{"quiet wait, nothing since long", []time.Duration{0, 1400}, 0, 1400, 0 + 500 + 200},
+		// Reconnected (after failed tries on other servers) just before
+		// the create: the new connection's connect request restarted the
+		// session's clock at the leader.
+		{"reconnected after t0 − T/4", []time.Duration{0, 200, 1100, 1150, 1300, 1400}, 1300, 1400, 1400},
+		{"reconnected just before t0 − T/4", []time.Duration{0, 200, 850, 1400}, 850, 1400, 1400},
+		{"reconnected before, quiet since", []time.Duration{0, 600, 1400}, 600, 1400, 600 + 500 + 200},
+		// The request waited for a connection dialed after t0.
+		{"answered on a later connection", []time.Duration{0, 1450, 1500}, none, 1400, 1400},
 	} {
 		s := &Session{requested: T}
 		for _, w := range tc.writes {
 			s.writes = append(s.writes, at(w*time.Millisecond))
 		}
-		s.credit(at(tc.t0 * time.Millisecond))
+		conn := &sniffConn{}
+		r := at(tc.connect * time.Millisecond)
+		if tc.connect != none {
+			conn.first.Store(&r)
+		}
+		t0 := at(tc.t0 * time.Millisecond)
+		s.credit(t0, conn)
 		if got := s.LastOK().Sub(base); got != tc.want*time.Millisecond {
 			t.Errorf("%s: LastOK at %v, want %v", tc.name, got, tc.want*time.Millisecond)
 		}
-		// The promise: LastOK + Budget is no later than the newest
-		// frame at or before t0 − T/4, plus T.
+		// The promise: LastOK + Budget is no later than T after the
+		// newest frame at or before t0 − T/4, or after the connect
+		// request of the connection that answered, whichever is later:
+		// the leader restarted the session's clock at neither before.
 		var w time.Time
 		for _, x := range s.writes {
-			if !x.After(at(tc.t0*time.Millisecond - T/4)) {
+			if !x.After(t0.Add(-T / 4)) {
 				w = x
 			}
 		}
-		if !w.IsZero() && s.LastOK().Add(s.Budget()).After(w.Add(T)) {
+		if tc.connect == none {
+			w = t0 // the connection that answered was dialed after t0
+		} else if r.After(w) {
+			w = r
+		}
+		if s.LastOK().Add(s.Budget()).After(w.Add(T)) {
 			t.Errorf("%s: LastOK + Budget = %v after w + T = %v", tc.name, s.LastOK().Add(s.Budget()).Sub(base), w.Add(T).Sub(base))
 		}
 	}
