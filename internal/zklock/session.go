@@ -167,7 +167,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 		s.dialer = net.DialTimeout
 	}
 	if opts.TLS != nil {
-		s.dialer = tlsDialer(opts.TLS, s.dialer)
+		s.dialer = tlsDialer(opts.TLS, s.dialer, s.tlsHandshakeTimeout)
 	}
 	var clientLog Printfer = discardPrintf{}
 	if opts.ClientLogger != nil {
@@ -313,7 +313,7 @@ func (s *Session) dial(network, addr string, timeout time.Duration) (net.Conn, e
 // lose its lease. A healthy server answers in milliseconds: each server
 // gets its share of the timeout, at most a fifth of it, at least 250 ms.
 // (Over TLS, the handshake before it is the dialer's, and bounded there by
-// at least minHandshakeTimeout: a frozen TLS server costs that much.)
+// tlsHandshakeTimeout: a frozen TLS server costs that much.)
 func (s *Session) handshakeTimeout() time.Duration {
 	t := s.Timeout()
 	return max(250*time.Millisecond, min(t/time.Duration(max(s.servers, 1)), t/5))

@@ -8,19 +8,29 @@ import (
 	"time"
 )
 
-// minHandshakeTimeout bounds a TLS handshake from below. The client
-// library gives a dial one second; a ZooKeeper server's first handshakes
-// after it starts (class loading, seeding its random generator) can take
-// longer than that on a loaded host, and a handshake that times out is
-// simply retried, so a little more patience saves a round of retries.
-const minHandshakeTimeout = 3 * time.Second
+// minHandshakeTimeout bounds a TLS handshake from below. A ZooKeeper
+// server's first handshakes after it starts (class loading, seeding its
+// random generator) can take most of a second on a loaded host, and a
+// handshake that times out is simply retried.
+const minHandshakeTimeout = time.Second
+
+// tlsHandshakeTimeout bounds one TLS handshake: the session timeout's share
+// for one server, at least minHandshakeTimeout. A frozen server accepts the
+// connection in its kernel and never answers; given the whole connect
+// timeout, as it was, one frozen server of two failed a third of connects
+// that a healthy server could have served (an acceptance run). With one
+// server there is nothing else to try, and it gets the whole of T.
+func (s *Session) tlsHandshakeTimeout() time.Duration {
+	return max(minHandshakeTimeout, s.Timeout()/time.Duration(max(s.servers, 1)))
+}
 
 // tlsDialer returns a Dialer that opens a TCP connection with dial and runs
-// a TLS handshake over it with a copy of cfg. Unless cfg.ServerName is set,
-// the server's certificate is verified against the host part of the
-// address dialed: the name as configured (see hostList), or an IP
-// address, which must then be among the certificate's IP addresses.
-func tlsDialer(cfg *tls.Config, dial Dialer) Dialer {
+// a TLS handshake over it with a copy of cfg, for at most bound() from the
+// dial's start. Unless cfg.ServerName is set, the server's certificate is
+// verified against the host part of the address dialed: the name as
+// configured (see hostList), or an IP address, which must then be among
+// the certificate's IP addresses.
+func tlsDialer(cfg *tls.Config, dial Dialer, bound func() time.Duration) Dialer {
 	return func(network, addr string, timeout time.Duration) (net.Conn, error) {
 		c := cfg.Clone()
 		if c.ServerName == "" {
@@ -35,7 +45,7 @@ func tlsDialer(cfg *tls.Config, dial Dialer) Dialer {
 		if err != nil {
 			return nil, err
 		}
-		ctx, cancel := context.WithDeadline(context.Background(), start.Add(max(timeout, minHandshakeTimeout)))
+		ctx, cancel := context.WithDeadline(context.Background(), start.Add(bound()))
 		defer cancel()
 		tc := tls.Client(raw, c)
 		if err := tc.HandshakeContext(ctx); err != nil {

@@ -132,6 +132,31 @@ func TestTLS(t *testing.T) {
 	})
 }
 
+// TestSilentTLSServerIsSkipped: over TLS too, a server that accepts
+// connections and never answers costs a connect its share of the timeout,
+// not the whole of it: the next server is tried. (It was given the whole
+// connect timeout, and a connect that tried it first failed.)
+func TestSilentTLSServerIsSkipped(t *testing.T) {
+	t.Parallel()
+	srv := startTLSServer(t, "want")
+	silent := silentListener(t)
+	cfg := clientTLS(t, srv.files.CA, "", "", "localhost")
+	// The servers are tried in random order: 4 connects, each with even
+	// odds of trying the silent one first.
+	for i := range 4 {
+		start := time.Now()
+		s, err := tlsConnect([]string{silent, "localhost:" + srv.port}, cfg, 3*time.Second)
+		if err != nil {
+			t.Fatalf("connect %d with one silent server of two: %v", i, err)
+		}
+		s.Close()
+		// The silent server's share: T/2 of the 4 s session timeout.
+		if d := time.Since(start); d > 2500*time.Millisecond {
+			t.Errorf("connect %d took %v: the silent server held it up past its share", i, d)
+		}
+	}
+}
+
 func TestMutualTLS(t *testing.T) {
 	t.Parallel()
 	srv := startTLSServer(t, "need")

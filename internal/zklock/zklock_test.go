@@ -950,15 +950,16 @@ func TestLeaderSilenceFences(t *testing.T) {
 	}
 }
 
-// TestSilentServerIsSkipped: a server that accepts connections and never
-// answers (frozen, or its JVM in a long pause) costs a connect a short wait,
-// not the whole connect timeout: the next server is tried.
-func TestSilentServerIsSkipped(t *testing.T) {
+// silentListener listens on a loopback port, accepts every connection and
+// never answers (a frozen server, or its JVM in a long pause), until the
+// test ends. It returns the address.
+func silentListener(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		var held []net.Conn // accepted, never answered
 		defer func() {
@@ -974,9 +975,17 @@ func TestSilentServerIsSkipped(t *testing.T) {
 			held = append(held, c)
 		}
 	}()
+	return ln.Addr().String()
+}
+
+// TestSilentServerIsSkipped: a server that accepts connections and never
+// answers (frozen, or its JVM in a long pause) costs a connect a short wait,
+// not the whole connect timeout: the next server is tried.
+func TestSilentServerIsSkipped(t *testing.T) {
+	silent := silentListener(t)
 	const T = 2 * time.Second
 	for i := range 4 {
-		servers := []string{ln.Addr().String(), srv.Addrs()[0]}
+		servers := []string{silent, srv.Addrs()[0]}
 		if i%2 == 1 {
 			servers[0], servers[1] = servers[1], servers[0]
 		}
