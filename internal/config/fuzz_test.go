@@ -153,7 +153,8 @@ func FuzzValidateLockPath(f *testing.F) {
 				t.Fatalf("ValidateLockPath(%q, %q, %d) = nil, but segment %q: %v", app, name, slots, seg, err)
 			}
 		}
-		if strings.HasPrefix(app, "zookeeper/") || app == "zookeeper" || strings.HasPrefix(name, ReservedLockPrefix) {
+		if strings.HasPrefix(app, "zookeeper/") || app == "zookeeper" || strings.HasPrefix(name, ReservedLockPrefix) ||
+			strings.HasPrefix(app, ReservedLockPrefix) || strings.Contains(app, "/"+ReservedLockPrefix) {
 			t.Fatalf("ValidateLockPath(%q, %q, %d) = nil for a reserved name", app, name, slots)
 		}
 	})

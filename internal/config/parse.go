@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -17,7 +18,10 @@ import (
 // error names the path. A symbolic link is followed; the permission check
 // behind Warnings applies to the file it points to.
 func Load(path string) (Config, error) {
-	f, err := os.Open(path)
+	// Opened non-blocking: a FIFO that no one writes would block the
+	// open for ever (before zk-flock handles any signal); this way it
+	// reads as empty. One with a writer reads as a file does.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config %s: %w", path, err)
 	}

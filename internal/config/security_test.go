@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -298,7 +299,13 @@ func TestLoadHostileFiles(t *testing.T) {
 	if err := os.WriteFile(huge, []byte(`{"host":["zk"],"timeout":5,"app_id":"`+strings.Repeat("a", MaxFileSize)+`"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A FIFO no one writes: the open would block for ever.
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct{ name, path, msg string }{
+		{"FIFO without a writer", fifo, "empty"},
 		{"symlink loop", loop, "too many levels of symbolic links"},
 		{"dangling symlink", dangling, "no such file"},
 		{"symlink to /dev/zero", toZero, "larger than"},
@@ -306,7 +313,17 @@ func TestLoadHostileFiles(t *testing.T) {
 		{"directory", dir, "is a directory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load(tt.path)
+			var err error
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_, err = Load(tt.path)
+			}()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("Load(%s) still blocked after 5s", tt.path)
+			}
 			if err == nil || !strings.Contains(err.Error(), tt.msg) || !strings.Contains(err.Error(), tt.path) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("Load(%s) = %v; want one line naming the path and saying %q", tt.path, err, tt.msg)
 			}

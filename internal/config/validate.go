@@ -211,7 +211,10 @@ func parsePort(port string) (int, error) {
 
 // validateAppID checks "app_id" as the part of ZooKeeper paths between the
 // root and the lock node: "/"-separated segments, each a valid znode name;
-// the first segment may not be "zookeeper", which the server reserves.
+// the first segment may not be "zookeeper", which the server reserves, and
+// none may start with ReservedLockPrefix: "a/.zk-flock-queues" would be the
+// wait queues of app "a", whose waiters' nodes would then stand where that
+// app's locks go, and its locks where the waiters queue.
 func validateAppID(id string) error {
 	if id == "" {
 		return &problem{kind: ErrInvalidValue, msg: "must not be empty"}
@@ -229,6 +232,8 @@ func validateAppID(id string) error {
 			err = errors.New(`empty path segment ("//" or a trailing "/")`)
 		case i == 0 && seg == "zookeeper":
 			err = errors.New(`"/zookeeper" is reserved by the ZooKeeper server`)
+		case strings.HasPrefix(seg, ReservedLockPrefix):
+			err = fmt.Errorf("segment %q: names starting with %q are reserved for zk-flock's wait queues", seg, ReservedLockPrefix)
 		default:
 			err = checkZnodeName(seg)
 		}
