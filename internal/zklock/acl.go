@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -90,9 +91,9 @@ func createErr(p string, err error) error {
 // creator ACL was asked for but the application root lets others delete
 // nodes in it: a root made by the original zk-flock (or by zk-flock with
 // the world ACL) keeps its ACL, and then others can still delete our lock
-// nodes. It is advice, so it does not delay the lock: a session closed
-// within a round trip of taking the lock may end before it says anything.
-// Close waits for it.
+// nodes. It is advice, so it does not delay the lock; Close waits for it
+// (rootACLWait at most) before it closes the connection, so that a run
+// shorter than its round trip says it too.
 func (s *Session) noteRootACL(root string) {
 	if s.aclMode != ACLCreator || !s.rootChecked.CompareAndSwap(false, true) {
 		return
@@ -100,6 +101,7 @@ func (s *Session) noteRootACL(root string) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer close(s.rootACLDone)
 		var acl []zk.ACL
 		err := s.call(context.Background(), func() (err error) {
 			acl, _, err = s.conn.GetACL(root)
@@ -114,6 +116,25 @@ func (s *Session) noteRootACL(root string) {
 				"node", root, "acl", formatACL(acl))
 		}
 	}()
+}
+
+// rootACLWait bounds how long Close waits for noteRootACL's answer: a
+// round trip, normally well under a millisecond; more only when the
+// server is in trouble, when the advice is not worth holding the release.
+const rootACLWait = 100 * time.Millisecond
+
+// waitRootACL waits, for rootACLWait at most, for noteRootACL to finish if
+// it started.
+func (s *Session) waitRootACL() {
+	if !s.rootChecked.Load() {
+		return
+	}
+	t := time.NewTimer(rootACLWait)
+	defer t.Stop()
+	select {
+	case <-s.rootACLDone:
+	case <-t.C:
+	}
 }
 
 // openToOthers reports whether acl grants CREATE or DELETE (on the node's

@@ -240,6 +240,29 @@ func TestCreatorACLUnderAnOriginalRoot(t *testing.T) {
 	}
 }
 
+// TestRootACLWarningOnShortRuns: the warning about an open root comes on a
+// run that closes its session right after taking the lock too (a cron job
+// with -l 0): Close waits for the check's answer. Before, such runs mostly
+// closed the connection under it, and said nothing.
+func TestRootACLWarningOnShortRuns(t *testing.T) {
+	root := uniqueRoot(t)
+	c := rawAs(t, "")
+	if _, err := c.Create(root, RootData, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		var logBuf syncBuffer
+		a := digestSession(t, "alice", ACLCreator, slog.New(slog.NewTextHandler(&logBuf, nil)))
+		if _, err := a.Acquire(context.Background(), lockReq(root, "job")); err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		if !strings.Contains(logBuf.String(), "lets anyone delete lock nodes") {
+			t.Fatalf("run %d: no warning about the open root once the session was closed:\n%s", i, logBuf.String())
+		}
+	}
+}
+
 func TestFormatACL(t *testing.T) {
 	got := formatACL(creatorACL)
 	if got != "auth::cdrwa,world:anyone:r" {

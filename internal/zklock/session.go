@@ -88,7 +88,8 @@ type Session struct {
 	acl       []zk.ACL // of every node we create
 	aclMode   ACLMode
 
-	rootChecked atomic.Bool // noteRootACL has run
+	rootChecked atomic.Bool   // noteRootACL has run
+	rootACLDone chan struct{} // closed when noteRootACL's check is over
 
 	id           atomic.Int64              // our session ID, set once on first connect
 	connID       atomic.Int64              // session ID a server granted on the newest connection
@@ -149,16 +150,17 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{
-		log:       opts.Logger,
-		requested: opts.SessionTimeout,
-		beat:      opts.HeartbeatInterval,
-		dialer:    opts.Dialer,
-		acl:       acl,
-		aclMode:   opts.ACL,
-		ready:     make(chan struct{}),
-		lost:      make(chan struct{}),
-		closed:    make(chan struct{}),
-		wrote:     make(chan struct{}, 1),
+		log:         opts.Logger,
+		requested:   opts.SessionTimeout,
+		beat:        opts.HeartbeatInterval,
+		dialer:      opts.Dialer,
+		acl:         acl,
+		aclMode:     opts.ACL,
+		ready:       make(chan struct{}),
+		lost:        make(chan struct{}),
+		closed:      make(chan struct{}),
+		wrote:       make(chan struct{}, 1),
+		rootACLDone: make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -509,6 +511,7 @@ func (s *Session) Err() error {
 // idempotent and waits for the session's goroutines.
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {
+		s.waitRootACL()
 		close(s.closed)
 		// The close request frees the session's locks for the next
 		// holder: it goes out first, before the session's goroutines are
