@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/zk-flock/zk-flock/internal/logging"
 	"github.com/zk-flock/zk-flock/internal/supervise"
@@ -21,7 +23,17 @@ const envDaemon = "ZK_FLOCK_DAEMONIZED"
 // invoking shell's umask was.
 const daemonUmask = 0o022
 
-func isDaemon() bool { return os.Getenv(envDaemon) == "1" }
+// isDaemon reports whether this is the detached copy: the marker in its
+// environment, and the session of its own that daemonize gave it. The
+// marker alone, set by hand or leaked from elsewhere, must not keep -d
+// from detaching.
+func isDaemon() bool {
+	if os.Getenv(envDaemon) != "1" {
+		return false
+	}
+	sid, err := unix.Getsid(0)
+	return err == nil && sid == os.Getpid()
+}
 
 // daemonize starts a detached copy of zk-flock with the same arguments, in
 // a new session with its standard streams on /dev/null, and returns once it

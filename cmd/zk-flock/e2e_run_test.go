@@ -284,7 +284,9 @@ func TestE2EEnvironmentAndNode(t *testing.T) {
 
 // TestE2EDaemonize: -d returns 0 at once; the command runs detached, in
 // /, with umask 022, without zk-flock's internal marker in its environment;
-// a relative --metrics-file is relative to the caller's directory.
+// a relative --metrics-file is relative to the caller's directory. The
+// marker set in the caller's environment (by hand, or leaked) does not
+// stop -d from detaching.
 func TestE2EDaemonize(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -293,7 +295,7 @@ func TestE2EDaemonize(t *testing.T) {
 	script := fmt.Sprintf(`ls -l /proc/$PPID/fd > %s.fds; sleep 1; { pwd; umask; echo "${ZK_FLOCK_DAEMONIZED-unset}"; echo $$; } > %s.tmp; mv %s.tmp %s`, marker, marker, marker, marker)
 	// Started from a shell with umask 077, so that 022 is -d's doing, and
 	// a descriptor of its own (7), which the daemon must not keep.
-	r := startExec(t, "sh", "-c", `umask 077; cd "$1"; exec 7>>inherited; shift; exec "$0" "$@"`, binPath, e.dir,
+	r := startExec(t, "sh", "-c", `umask 077; cd "$1"; exec 7>>inherited; export ZK_FLOCK_DAEMONIZED=1; shift; exec "$0" "$@"`, binPath, e.dir,
 		"-c", e.conf, "-l", "0", "-d", "--metrics-file", "job.prom", "L", "sh -c "+sq(script)).wait()
 	if r.code != 0 || r.dur >= time.Second {
 		t.Errorf("-d: want exit 0 at once, got %v", r)
