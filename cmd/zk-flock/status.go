@@ -123,6 +123,9 @@ func describe(in zklock.NodeInfo, o *options, now time.Time) lockStatus {
 	return r
 }
 
+// maxHolderColumn caps the HOLDER column of --status and --list, in bytes.
+const maxHolderColumn = 80
+
 // printStatus writes rows as an aligned table.
 func printStatus(w io.Writer, rows []lockStatus) {
 	if len(rows) == 0 {
@@ -136,14 +139,18 @@ func printStatus(w io.Writer, rows []lockStatus) {
 			fmt.Fprintf(tw, "%s\tfree\t-\t-\t-\t-\t-\t-\t%d\t-\n", printable(r.Node), r.Waiting)
 			continue
 		}
-		host, pid, cmd := printable(r.Raw)+" (original client)", "-", "-"
+		// HOLDER, a column in the middle, sets every row's width:
+		// whatever anyone wrote in a node, it is cut to keep the table
+		// a table (--json has it whole). COMMAND, the last column,
+		// widens its own row only.
+		host, pid, cmd := truncate(printable(r.Raw), maxHolderColumn)+" (original client)", "-", "-"
 		switch {
 		case r.Client == "original" && r.Raw == "":
 			host = "(original client, no data)"
 		case r.Client == "unknown":
 			host = "(node not readable: no READ permission)"
 		case r.Holder != nil:
-			host, pid, cmd = printable(r.Holder.Host), strconv.Itoa(r.Holder.PID), printable(r.Holder.Command)
+			host, pid, cmd = truncate(printable(r.Holder.Host), maxHolderColumn), strconv.Itoa(r.Holder.PID), printable(r.Holder.Command)
 		}
 		fmt.Fprintf(tw, "%s\theld\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n",
 			printable(r.Node), host, pid, r.Since, time.Duration(r.HeldFor*float64(time.Second)).Round(time.Second), r.Token, r.Session, r.Waiting, cmd)

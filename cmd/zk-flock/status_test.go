@@ -120,3 +120,24 @@ func TestPrintStatusEscapes(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintStatusCapsHolder: one node holding a megabyte (anyone may write
+// an original client's node) does not make every row of the table a
+// megabyte wide; --json keeps it whole.
+func TestPrintStatusCapsHolder(t *testing.T) {
+	var b bytes.Buffer
+	big := strings.Repeat("x", 1<<20)
+	printStatus(&b, []lockStatus{
+		{Node: "/app/a", State: "held", Client: "original", Raw: big},
+		{Node: "/app/b", State: "held", Client: "zk-flock", Holder: &holder{Host: big, PID: 1, Command: "true"}},
+		{Node: "/app/c", State: "free"},
+	})
+	for i, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		if len(line) > 300 {
+			t.Errorf("row %d is %d bytes long: %.120s…", i, len(line), line)
+		}
+	}
+	if rows := strings.Split(b.String(), "\n"); len(rows) < 3 || !strings.Contains(rows[1], "x… (original client)") || !strings.Contains(rows[2], "x… ") {
+		t.Errorf("the cuts are not marked:\n%.600s", b.String())
+	}
+}
