@@ -17,10 +17,7 @@ import (
 func TestE2EBadInput(t *testing.T) {
 	t.Parallel()
 	e2e(t)
-	closedPort, err := testzk.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	closedPort := testzk.RefusingPort(t)
 	notExec := t.TempDir() + "/script.sh"
 	if err := os.WriteFile(notExec, []byte("#!/bin/sh\ntrue\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -657,10 +657,7 @@ func TestE2ELogReopened(t *testing.T) {
 // works through the live one.
 func TestE2EOneServerDown(t *testing.T) {
 	t.Parallel()
-	dead, err := testzk.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dead := testzk.RefusingPort(t)
 	e := newEnv(t, func(c map[string]any) {
 		c["host"] = []string{"127.0.0.1:" + strconv.Itoa(dead), zkAddr}
 	})

@@ -3,6 +3,8 @@ package testzk
 import (
 	"fmt"
 	"net"
+	"syscall"
+	"testing"
 )
 
 // Ports are the TCP ports of one server, all on 127.0.0.1. They stay the
@@ -40,4 +42,25 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// RefusingPort returns a loopback port that refuses connections until the
+// test ends: a socket is bound to it and never listens. A port that was
+// merely free (FreePort) may be taken meanwhile by a server another test,
+// or another test package, starts: then "unreachable" connects.
+func RefusingPort(t testing.TB) int {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("refusing port: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("refusing port: bind: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("refusing port: %v", err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
 }
