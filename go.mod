@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/go-zookeeper/zk v1.0.4
-	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/common v0.66.1
 	github.com/spf13/pflag v1.1.0

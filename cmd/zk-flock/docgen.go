@@ -228,7 +228,8 @@ func writeMan(w io.Writer) error {
 	para("The lock is the ephemeral node /<app_id>/LOCKNAME (with -n N, the first free of /<app_id>/LOCKNAME_0 to " +
 		"/<app_id>/LOCKNAME_{N-1}); whoever's session owns the node holds the lock. A busy lock makes zk-flock exit at once " +
 		"with the -x status, or, with -w, wait in line for it.")
-	para("COMMAND is one argument, split into words as a POSIX shell splits them (quotes group words); no shell is run, " +
+	para("COMMAND is one argument, split into words as the original split it, with Python's shlex.split: quotes group words " +
+		"as in a POSIX shell, but # is an ordinary character, and inside double quotes a backslash escapes only \" and \\; no shell is run, " +
 		"so use sh -c '...' for pipes and &&. After --, the words are used as they are. Options may stand before or after " +
 		"LOCKNAME and COMMAND. A long option may be shortened to any prefix that names it alone (--conf), as the original's " +
 		"parser allowed; a prefix of one of the original's options means that one (--max is --maxla).")

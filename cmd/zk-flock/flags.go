@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/shlex"
 	"github.com/spf13/pflag"
 	"github.com/zk-flock/zk-flock/internal/config"
 	"golang.org/x/sys/unix"
@@ -168,7 +167,7 @@ func parseArgs(args []string) (*options, error) {
 			return nil, usagef("want LOCKNAME and COMMAND, got %d argument(s)", len(pos))
 		}
 		o.lock, o.command = pos[0], pos[1]
-		words, err := shlex.Split(o.command)
+		words, err := splitCommand(o.command)
 		if err != nil {
 			return nil, usagef("COMMAND %q: %v", o.command, err)
 		}

@@ -81,7 +81,10 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"L"}, "got 1"},
 		{[]string{"L", "a", "b"}, "got 3"},
 		{[]string{"L", ""}, "COMMAND is empty"},
-		{[]string{"L", "echo 'x"}, "closing quote"},
+		{[]string{"L", "echo 'x"}, "no closing quotation"},
+		{[]string{"L", `echo "x`}, "no closing quotation"},
+		{[]string{"L", `echo x\`}, "no escaped character"},
+		{[]string{"L", `echo "x\`}, "no escaped character"},
 		{[]string{"-w", "-1", "L", "x"}, "must not be negative"},
 		{[]string{"-w", "soon", "L", "x"}, "want a number of seconds"},
 		{[]string{"-l", "NaN", "L", "x"}, "want a number of seconds"},
@@ -118,6 +121,53 @@ func TestParseArgsErrors(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("parseArgs(%q): message spans lines: %q", tt.args, err)
+		}
+	}
+}
+
+// TestSplitCommandAsTheOriginal: COMMAND is split into the words the
+// original's shlex.split made of it. The expected words and errors are
+// Python 3's shlex.split on the same strings (30,000 random strings of
+// quotes, backslashes, blanks, # and $ agreed too, in a one-off run).
+func TestSplitCommandAsTheOriginal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  string // Python's message, lower-cased; ours says the same
+	}{
+		{`/x "a\nb" "e\tf" "a\.b"`, []string{`/x`, `a\nb`, `e\tf`, `a\.b`}, ""},
+		{`grep -c "a\.b" f`, []string{`grep`, `-c`, `a\.b`, `f`}, ""},
+		{`/x a #b c`, []string{`/x`, `a`, `#b`, `c`}, ""},
+		{`#x`, []string{`#x`}, ""},
+		{`"x\$y"`, []string{`x\$y`}, ""},
+		{`a\ b 'c d' \"q\"`, []string{`a b`, `c d`, `"q"`}, ""},
+		{`a"b c"d`, []string{`ab cd`}, ""},
+		{`''`, []string{``}, ""},
+		{`""`, []string{``}, ""},
+		{`"a\"b\\c"`, []string{`a"b\c`}, ""},
+		{`it'\''s`, nil, `no closing quotation`},
+		{"a\tb\nc\rd", []string{`a`, `b`, `c`, `d`}, ""},
+		{`\#x`, []string{`#x`}, ""},
+		{`"\'"`, []string{`\'`}, ""},
+		{`'\'`, []string{`\`}, ""},
+		{`x ""y" "`, []string{`x`, `y `}, ""},
+		{`  `, []string{}, ""},
+		{`a\\b`, []string{`a\b`}, ""},
+		{`"\\\\"`, []string{`\\`}, ""},
+		{`é "ü"`, []string{`é`, `ü`}, ""},
+		{`echo 'x`, nil, `no closing quotation`},
+		{`echo "x`, nil, `no closing quotation`},
+		{`echo x\`, nil, `no escaped character`},
+		{`echo "x\`, nil, `no escaped character`},
+	} {
+		got, err := splitCommand(tc.in)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), strings.TrimSuffix(tc.err, ".")) {
+				t.Errorf("splitCommand(%q) = %q, %v; want the error %q", tc.in, got, err, tc.err)
+			}
+		case err != nil || len(got)+len(tc.want) > 0 && !reflect.DeepEqual(got, tc.want):
+			t.Errorf("splitCommand(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
 }

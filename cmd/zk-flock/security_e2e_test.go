@@ -474,7 +474,7 @@ func TestE2EHostileInput(t *testing.T) {
 		{name: "command with an unbalanced single quote", cmd: "echo 'unbalanced", want: ExitUsage},
 		{name: "command with an unbalanced double quote", cmd: `echo "unbalanced`, want: ExitUsage},
 		{name: "command ending in a backslash", cmd: `echo trailing\`, want: ExitUsage},
-		{name: "command of only a comment", cmd: "# nothing", want: ExitUsage},
+		{name: "command starting with # (no comments, as the original: a program named #)", cmd: "# nothing", want: ExitNotFound},
 		{name: "command that looks like a flag with CR", cmd: "-\r0", want: ExitUsage},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {

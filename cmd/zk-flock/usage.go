@@ -36,7 +36,8 @@ const usageHead = `Usage: zk-flock [options] LOCKNAME COMMAND
 Runs COMMAND on this host only while it holds the ZooKeeper lock LOCKNAME
 (/<app_id>/LOCKNAME; with -n N, one of /<app_id>/LOCKNAME_0 … _N-1), so that
 across a fleet at most one copy (N copies) runs at once. COMMAND is one
-argument, split into words as a POSIX shell would (no shell is run); after
+argument, split into words as the original did (Python's shlex.split: shell
+quoting, no comments; no shell is run); after
 --, the words are used as they are. Options may stand anywhere; long ones
 may be shortened to a unique prefix (--conf).
 
