@@ -511,8 +511,8 @@ func (s *Session) Err() error {
 // idempotent and waits for the session's goroutines.
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {
+		close(s.closed) // from here on, trouble is our own doing
 		s.waitRootACL()
-		close(s.closed)
 		// The close request frees the session's locks for the next
 		// holder: it goes out first, before the session's goroutines are
 		// woken to stop (which fail does; the one that would close the
@@ -619,11 +619,19 @@ func (s *Session) observe(t0 time.Time, conn *sniffConn, err error, leader bool)
 // after a quiet wait in the queue, after a stalled heartbeat.
 //
 // Unless the connection came up after cut. conn was the newest connection
-// at t0, and the answer came on it or on one dialed later: its connect
-// request, its first frame, went out at r or later, and a server took the
-// connection only once the leader had created the session (a new one) or
-// touched it (revalidating a resumed one), so it lives at least until
-// r + T. With r after cut, t0 + Budget < r + T: LastOK is t0, whatever
+// at t0; the request went out on it or on one dialed later, whose connect
+// request, its first frame, went out at r or later. The leader touched the
+// session after r and before it answered anything sent on that
+// connection: a new session it creates; for a resumed one, the server
+// reads the connect request (after r), sends the leader a revalidation,
+// and forwards our requests behind it on the same ordered link, and the
+// leader touches the session as it reads that. (A follower matches
+// revalidation answers by session alone, so the answer that let the
+// connection in may be an abandoned earlier attempt's; the touch that
+// counts is still this connection's own.) The leader of the server that
+// answered is that leader or a later one, and a new leader restarts every
+// session's clock when it takes over. So the session lives at least until
+// r + T, and with r after cut, t0 + Budget < r + T: LastOK is t0, whatever
 // came before. A session younger than T/4 is one such case; a waiter that
 // reconnects and at once takes the lock, another (before, its lease began
 // with the last frame of the connection that went, and could give up at
@@ -740,7 +748,7 @@ func (s *Session) heartbeat() {
 		})
 		err := s.await2(synced, read)
 		if err != nil {
-			if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrSessionLost) {
+			if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrSessionLost) && !isClosed(s.closed) {
 				s.log.Debug("heartbeat failed", "err", err)
 			}
 			if !answered(err) {

@@ -14,14 +14,17 @@ import (
 // handshake that times out is simply retried.
 const minHandshakeTimeout = time.Second
 
-// tlsHandshakeTimeout bounds one TLS handshake: the session timeout's share
-// for one server, at least minHandshakeTimeout. A frozen server accepts the
-// connection in its kernel and never answers; given the whole connect
-// timeout, as it was, one frozen server of two failed a third of connects
-// that a healthy server could have served (an acceptance run). With one
-// server there is nothing else to try, and it gets the whole of T.
+// tlsHandshakeTimeout bounds one TLS handshake as handshakeTimeout bounds
+// the connect request's answer: the session timeout's share for one
+// server, at most a fifth of it, but at least minHandshakeTimeout. A
+// frozen server accepts the connection in its kernel and never answers;
+// given the whole connect timeout, as it was, one frozen server of two
+// failed a third of connects that a healthy server could have served (an
+// acceptance run), and a holder reconnecting through it could not ride
+// the outage out.
 func (s *Session) tlsHandshakeTimeout() time.Duration {
-	return max(minHandshakeTimeout, s.Timeout()/time.Duration(max(s.servers, 1)))
+	t := s.Timeout()
+	return max(minHandshakeTimeout, min(t/time.Duration(max(s.servers, 1)), t/5))
 }
 
 // tlsDialer returns a Dialer that opens a TCP connection with dial and runs
