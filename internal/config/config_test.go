@@ -170,6 +170,8 @@ func TestParseOK(t *testing.T) {
 			func(c Config) bool { return c.Logger.Level == "DEBUG" && c.Logger.ZKLevel == "ERROR" }},
 		{"WARNING alias", obj(`"logger":{"level":"warning","zklevel":"WARNING"}`),
 			func(c Config) bool { return c.Logger.Level == "WARN" && c.Logger.ZKLevel == "WARN" }},
+		{"Python's CRITICAL and FATAL are ERROR", obj(`"logger":{"level":"critical","zklevel":"FATAL"}`),
+			func(c Config) bool { return c.Logger.Level == "ERROR" && c.Logger.ZKLevel == "ERROR" }},
 		{"format JSON", obj(`"logger":{"format":"JSON"}`), func(c Config) bool { return c.Logger.Format == "json" }},
 		{"logger partial keeps defaults", obj(`"logger":{"path":"/tmp/x.log"}`),
 			func(c Config) bool {
@@ -312,7 +314,7 @@ func TestParseErrors(t *testing.T) {
 		{"sleep yes", obj(`"sleep":"yes"`), ErrInvalidValue, "sleep", `got "yes"`},
 		{"maxla huge", obj(`"maxla":-1e400`), ErrInvalidValue, "maxla", "out of range"},
 		{"level unknown", obj(`"logger":{"level":"TRACE"}`), ErrInvalidValue, "logger.level", `want one of ERROR, WARN, INFO, DEBUG, got "TRACE"`},
-		{"level CRITICAL", obj(`"logger":{"level":"CRITICAL"}`), ErrInvalidValue, "logger.level", "CRITICAL"},
+		{"level NOTSET", obj(`"logger":{"level":"NOTSET"}`), ErrInvalidValue, "logger.level", "NOTSET"},
 		{"zklevel empty", obj(`"logger":{"zklevel":""}`), ErrInvalidValue, "logger.zklevel", `got ""`},
 		{"format unknown", obj(`"logger":{"format":"xml"}`), ErrInvalidValue, "logger.format", `want "text" or "json"`},
 		{"log path empty", obj(`"logger":{"path":""}`), ErrInvalidValue, "logger.path", "must not be empty"},

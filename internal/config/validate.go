@@ -118,15 +118,19 @@ func (a Auth) validate() error {
 	return nil
 }
 
-// Levels: the original's four names, plus WARNING (what Python prints).
+// Levels: the original's four names, plus Python's other names for them,
+// which the original, built on Python's logging, took too: WARNING, and
+// CRITICAL and FATAL (above ERROR there, ERROR here, the highest).
 // logging.ParseLevel accepts the same set; a test of this package keeps the
 // two in step.
 var levels = map[string]string{
-	"ERROR":   "ERROR",
-	"WARN":    "WARN",
-	"WARNING": "WARN",
-	"INFO":    "INFO",
-	"DEBUG":   "DEBUG",
+	"CRITICAL": "ERROR",
+	"FATAL":    "ERROR",
+	"ERROR":    "ERROR",
+	"WARN":     "WARN",
+	"WARNING":  "WARN",
+	"INFO":     "INFO",
+	"DEBUG":    "DEBUG",
 }
 
 // canonicalLevel returns the upper-case name of level s in any case.

@@ -7,11 +7,11 @@ import (
 )
 
 // ParseLevel returns the slog level for one of the original's level names,
-// ERROR, WARN, INFO or DEBUG, in any case; WARNING (Python's name) is
-// accepted for WARN.
+// ERROR, WARN, INFO or DEBUG, in any case; Python's WARNING is accepted
+// for WARN, and CRITICAL and FATAL for ERROR.
 func ParseLevel(s string) (slog.Level, error) {
 	switch strings.ToUpper(s) {
-	case "ERROR":
+	case "ERROR", "CRITICAL", "FATAL":
 		return slog.LevelError, nil
 	case "WARN", "WARNING":
 		return slog.LevelWarn, nil

@@ -31,7 +31,9 @@ func TestParseLevel(t *testing.T) {
 		{"debug", slog.LevelDebug, true},
 		{"", 0, false},
 		{"TRACE", 0, false},
-		{"CRITICAL", 0, false},
+		{"CRITICAL", slog.LevelError, true},
+		{"fatal", slog.LevelError, true},
+		{"NOTSET", 0, false},
 		{" INFO", 0, false},
 		{"INFO+1", 0, false},
 	}
@@ -40,7 +42,7 @@ func TestParseLevel(t *testing.T) {
 		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
 			t.Errorf("ParseLevel(%q) = %v, %v; want %v, ok=%t", tt.in, got, err, tt.want, tt.ok)
 		}
-		if tt.ok && LevelName(got) != strings.ReplaceAll(strings.ToUpper(tt.in), "WARNING", "WARN") {
+		if name := strings.NewReplacer("WARNING", "WARN", "CRITICAL", "ERROR", "FATAL", "ERROR").Replace(strings.ToUpper(tt.in)); tt.ok && LevelName(got) != name {
 			t.Errorf("LevelName(ParseLevel(%q)) = %q", tt.in, LevelName(got))
 		}
 	}
