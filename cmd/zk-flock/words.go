@@ -24,6 +24,12 @@ import (
 // a backslash escape anything within double quotes, and took # for a
 // comment), and the rules are short. Errors are the original's: an open
 // quote, or a backslash at the end.
+// The original's two errors, in its words.
+var (
+	errNoClosingQuote = errors.New("no closing quotation")
+	errNoEscaped      = errors.New("no escaped character after the final backslash")
+)
+
 func splitCommand(s string) ([]string, error) {
 	var (
 		words  []string
@@ -42,7 +48,7 @@ func splitCommand(s string) ([]string, error) {
 			}
 		case c == '\\':
 			if i+1 == len(s) {
-				return nil, errors.New("no escaped character after the final backslash")
+				return nil, errNoEscaped
 			}
 			i++
 			word.WriteByte(s[i])
@@ -50,35 +56,25 @@ func splitCommand(s string) ([]string, error) {
 		case c == '\'':
 			end := strings.IndexByte(s[i+1:], '\'')
 			if end < 0 {
-				return nil, errors.New("no closing quotation")
+				return nil, errNoClosingQuote
 			}
 			word.WriteString(s[i+1 : i+1+end])
 			i += 1 + end
 			inWord = true
 		case c == '"':
-			closed := false
-			for i++; i < len(s); i++ {
-				switch c := s[i]; {
-				case c == '"':
-					closed = true
-				case c == '\\' && i+1 < len(s):
-					if n := s[i+1]; n == '"' || n == '\\' {
-						i++
-						word.WriteByte(n)
-						continue
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					if i+1 == len(s) {
+						return nil, errNoEscaped
 					}
-					word.WriteByte(c)
-					continue
-				case c == '\\':
-					return nil, errors.New("no escaped character after the final backslash")
-				default:
-					word.WriteByte(c)
-					continue
+					if n := s[i+1]; n == '"' || n == '\\' {
+						i++ // the backslash goes; before anything else it stays
+					}
 				}
-				break
+				word.WriteByte(s[i])
 			}
-			if !closed {
-				return nil, errors.New("no closing quotation")
+			if i == len(s) {
+				return nil, errNoClosingQuote
 			}
 			inWord = true
 		default:
