@@ -5,6 +5,12 @@ import (
 	"strings"
 )
 
+// The original's two errors, in its words.
+var (
+	errNoClosingQuote = errors.New("no closing quotation")
+	errNoEscaped      = errors.New("no escaped character after the final backslash")
+)
+
 // splitCommand splits COMMAND into words exactly as the original did, with
 // Python's shlex.split (POSIX mode, no comments), so that a crontab line
 // runs the same program with the same arguments under either:
@@ -24,12 +30,6 @@ import (
 // a backslash escape anything within double quotes, and took # for a
 // comment), and the rules are short. Errors are the original's: an open
 // quote, or a backslash at the end.
-// The original's two errors, in its words.
-var (
-	errNoClosingQuote = errors.New("no closing quotation")
-	errNoEscaped      = errors.New("no escaped character after the final backslash")
-)
-
 func splitCommand(s string) ([]string, error) {
 	var (
 		words  []string
