@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zk-flock/zk-flock/internal/testzk"
 	"github.com/zk-flock/zk-flock/internal/zklock"
 )
 
@@ -160,7 +161,7 @@ func TestE2ESemaphore(t *testing.T) {
 	for range 3 {
 		ps = append(ps, e.start("-n", "2", "-w", "20", "S", logInterval(times, `$ZK_FLOCK_SLOT $ZK_FLOCK_LOCK`, body)))
 	}
-	waitFor(t, 15*time.Second, "two contenders running", func() bool { return strings.Count(readFile(times), "start") >= 2 })
+	testzk.WaitFor(t, 15*time.Second, "two contenders running", func() bool { return strings.Count(readFile(times), "start") >= 2 })
 
 	if ls := zkCliList(t, zkCli(t, "ls", e.root)); !slices.Equal(ls, []string{"S_0", "S_1"}) {
 		t.Errorf("zkCli ls %s while two run: want lock nodes [S_0 S_1], got %v", e.root, ls)
@@ -274,7 +275,7 @@ func TestE2EWaitersFIFO(t *testing.T) {
 	var waiters []*proc
 	for i := range 4 {
 		waiters = append(waiters, e.start("-w", "30", "L", fmt.Sprintf("sh -c 'echo %d >> %s'", i, order)))
-		waitFor(t, 10*time.Second, fmt.Sprintf("waiter %d to queue", i), func() bool { return len(children(t, zc, queue)) == i+1 })
+		testzk.WaitFor(t, 10*time.Second, fmt.Sprintf("waiter %d to queue", i), func() bool { return len(children(t, zc, queue)) == i+1 })
 	}
 	touch(t, release)
 	for i, w := range waiters {

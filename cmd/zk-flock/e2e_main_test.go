@@ -364,19 +364,6 @@ func (p *proc) signal(sig syscall.Signal) {
 	}
 }
 
-// waitFor polls cond every 10 ms until it holds, failing the test after
-// timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // fileExists reports whether name exists.
 func fileExists(name string) bool {
 	_, err := os.Stat(name)
@@ -392,7 +379,7 @@ func readFile(name string) string {
 // waitFile waits until name exists and is not empty, and returns its text.
 func waitFile(t *testing.T, name string, timeout time.Duration) string {
 	t.Helper()
-	waitFor(t, timeout, "file "+name, func() bool { return readFile(name) != "" })
+	testzk.WaitFor(t, timeout, "file "+name, func() bool { return readFile(name) != "" })
 	time.Sleep(20 * time.Millisecond) // let the writer finish its line
 	return readFile(name)
 }
@@ -550,7 +537,7 @@ func get(t *testing.T, c *zk.Conn, p string) ([]byte, *zk.Stat) {
 // waitNode waits until node p exists.
 func waitNode(t *testing.T, c *zk.Conn, p string) {
 	t.Helper()
-	waitFor(t, 15*time.Second, "node "+p, func() bool { return exists(t, c, p) })
+	testzk.WaitFor(t, 15*time.Second, "node "+p, func() bool { return exists(t, c, p) })
 }
 
 // zkCli runs ZooKeeper's own client against the shared server.

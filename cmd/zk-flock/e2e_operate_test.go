@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zk-flock/zk-flock/internal/testzk"
 )
 
 // TestE2EStatusAndList: --status and --list read who holds a lock while it
@@ -27,7 +29,7 @@ func TestE2EStatusAndList(t *testing.T) {
 	waitNode(t, zc, e.node("nightly"))
 	waitNode(t, zc, e.node("sem_0"))
 	waiter := e.start("-w", "30", "nightly", "true")
-	waitFor(t, 10*time.Second, "the waiter to queue", func() bool {
+	testzk.WaitFor(t, 10*time.Second, "the waiter to queue", func() bool {
 		return len(children(t, zc, e.root+"/.zk-flock-queues/nightly")) == 1
 	})
 
@@ -232,7 +234,7 @@ func TestE2EMetricsFile(t *testing.T) {
 
 	// Stopped by SIGTERM: "stopped", with the command's status.
 	p := e.start("--metrics-file", prom, "L", "sh -c 'trap \"exit 7\" TERM; touch "+e.path("up")+"; while :; do sleep 0.1; done'")
-	waitFor(t, 10*time.Second, "the command to start", func() bool {
+	testzk.WaitFor(t, 10*time.Second, "the command to start", func() bool {
 		if p.exited() {
 			t.Fatalf("zk-flock exited before its command started: %v", p.res)
 		}

@@ -173,7 +173,7 @@ func TestE2EMinLockTime(t *testing.T) {
 
 	// SIGTERM ends the minimum hold at once, with the command's status.
 	p := e.start("-l", "30", "L", "sh -c 'exit 4'")
-	waitFor(t, 10*time.Second, "the minimum hold", func() bool {
+	testzk.WaitFor(t, 10*time.Second, "the minimum hold", func() bool {
 		return strings.Contains(e.logText(), fmt.Sprintf(" %d holding the lock for the minimum time", p.pid()))
 	})
 	sent := time.Now()
@@ -324,11 +324,11 @@ func TestE2EDaemonize(t *testing.T) {
 	if fds := readFile(marker + ".fds"); !strings.Contains(fds, "socket:") || strings.Contains(fds, "inherited") {
 		t.Errorf("the daemon's descriptors (want its ZooKeeper socket, not the caller's fd 7):\n%s", fds)
 	}
-	waitFor(t, 10*time.Second, "the daemon to release the lock", func() bool { return !exists(t, zc, e.node("L")) })
+	testzk.WaitFor(t, 10*time.Second, "the daemon to release the lock", func() bool { return !exists(t, zc, e.node("L")) })
 	if log := e.logText(); !strings.Contains(log, "command exited") {
 		t.Errorf("the daemon's log has no exit of the command:\n%s", log)
 	}
-	waitFor(t, 10*time.Second, "the daemon's metrics in the caller's directory", func() bool {
+	testzk.WaitFor(t, 10*time.Second, "the daemon's metrics in the caller's directory", func() bool {
 		return strings.Contains(readFile(e.path("job.prom")), `outcome="ran"} 1`)
 	})
 }
@@ -381,7 +381,7 @@ func ensureLoad(t *testing.T) float64 {
 			}
 		}()
 	}
-	waitFor(t, 15*time.Second, "a non-zero load average", func() bool { la = loadAvg1(t); return la > 0 })
+	testzk.WaitFor(t, 15*time.Second, "a non-zero load average", func() bool { la = loadAvg1(t); return la > 0 })
 	return la
 }
 
@@ -435,7 +435,7 @@ func TestE2ESleepForLoad(t *testing.T) {
 	marker := e.path("marker")
 	p := e.start("-s", "L", "touch "+marker)
 	sleepLine := fmt.Sprintf(" %d sleeping for the load average", p.pid())
-	waitFor(t, 15*time.Second, "the sleep line or the end", func() bool {
+	testzk.WaitFor(t, 15*time.Second, "the sleep line or the end", func() bool {
 		return p.exited() || strings.Contains(e.logText(), sleepLine)
 	})
 	var slept time.Duration
@@ -636,7 +636,7 @@ func TestE2ELogReopened(t *testing.T) {
 	e := newEnv(t)
 	release := e.path("release")
 	p := e.start("L", "sh -c "+sq(waitRelease(release)))
-	waitFor(t, 10*time.Second, "the command to start", func() bool { return strings.Contains(e.logText(), "command started") })
+	testzk.WaitFor(t, 10*time.Second, "the command to start", func() bool { return strings.Contains(e.logText(), "command started") })
 	if err := os.Rename(e.log, e.log+".1"); err != nil {
 		t.Fatal(err)
 	}

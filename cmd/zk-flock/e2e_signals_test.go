@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zk-flock/zk-flock/internal/faultproxy"
+	"github.com/zk-flock/zk-flock/internal/testzk"
 )
 
 // child is a running testdata/child.sh under zk-flock.
@@ -228,7 +229,7 @@ func TestE2ESignalsForwarded(t *testing.T) {
 		name := strings.TrimPrefix(unix.SignalName(sig), "SIG")
 		want = append(want, name)
 		c.p.signal(sig)
-		waitFor(t, 5*time.Second, name+" at the command", func() bool { return len(c.signals()) == len(want) })
+		testzk.WaitFor(t, 5*time.Second, name+" at the command", func() bool { return len(c.signals()) == len(want) })
 		if got := c.signals(); !slices.Equal(got, want) {
 			t.Fatalf("after %v: the command got %v, want %v", sig, got, want)
 		}
@@ -252,7 +253,7 @@ func TestE2ESignalWhileWaiting(t *testing.T) {
 	marker := e.path("marker")
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		waiter := e.start("-w", "30", "L", "touch "+marker)
-		waitFor(t, 10*time.Second, "the waiter to wait", func() bool {
+		testzk.WaitFor(t, 10*time.Second, "the waiter to wait", func() bool {
 			return strings.Contains(e.logText(), fmt.Sprintf(" %d trying the lock", waiter.pid()))
 		})
 		time.Sleep(300 * time.Millisecond) // into the wait proper
@@ -318,7 +319,7 @@ func TestE2ELockLostAfterExit(t *testing.T) {
 	p := e.start("--grace", "60", "L", fmt.Sprintf(`sh -c 'trap "" TERM; sleep 300 >/dev/null 2>&1 & echo $! > %s; echo $$ > %s; exit 0'`, gpidFile, pidFile))
 	gpid, pid := readPid(t, gpidFile), readPid(t, pidFile)
 	killLeftover(t, gpid)
-	waitFor(t, 10*time.Second, "the command's exit", func() bool { return !alive(pid) })
+	testzk.WaitFor(t, 10*time.Second, "the command's exit", func() bool { return !alive(pid) })
 	time.Sleep(100 * time.Millisecond) // the leftover got its SIGTERM, ignored
 	if p.exited() || !alive(gpid) {
 		t.Fatalf("with a leftover ignoring SIGTERM and --grace 60, zk-flock or the leftover ended early: %v, leftover alive %v", p.res, alive(gpid))
@@ -427,7 +428,7 @@ func selfFencing(t *testing.T, timeout int, session time.Duration) {
 	dead := deathWatch(t, 30*time.Second, c.pid, c.gpid)
 	started := e.path("started")
 	second := e.start("-w", "30", "L", fmt.Sprintf(`sh -c 'date +%%s%%N > %s'`, started))
-	waitFor(t, 10*time.Second, "the second zk-flock to wait", func() bool {
+	testzk.WaitFor(t, 10*time.Second, "the second zk-flock to wait", func() bool {
 		return strings.Contains(e.logText(), fmt.Sprintf(" %d trying the lock", second.pid()))
 	})
 	time.Sleep(300 * time.Millisecond)
@@ -508,7 +509,7 @@ func TestE2ESigtermDuringLoadSleep(t *testing.T) {
 	holder, release := holdLock(t, e)
 	marker := e.path("marker")
 	p := e.start("-s", "-w", "30", "L", "touch "+marker)
-	waitFor(t, 10*time.Second, "the -s sleep", func() bool {
+	testzk.WaitFor(t, 10*time.Second, "the -s sleep", func() bool {
 		return strings.Contains(e.logText(), fmt.Sprintf(" %d sleeping for the load average", p.pid()))
 	})
 	p.signal(syscall.SIGTERM)
@@ -587,7 +588,7 @@ func startProxiedWaiter(t *testing.T, args ...string) *proxiedWaiter {
 	p := &proxiedWaiter{proxy: proxy, e: e, w: w, zc: e.checker()}
 	p.holder, p.release = holdLock(t, e)
 	p.waiter = w.start(args...)
-	waitFor(t, 10*time.Second, "the waiter to queue", p.queued)
+	testzk.WaitFor(t, 10*time.Second, "the waiter to queue", p.queued)
 	return p
 }
 
@@ -611,7 +612,7 @@ func TestE2EWaiterRidesOutZooKeeperTrouble(t *testing.T) {
 		t.Fatalf("the waiter gave up during the outage: %v", p.waiter.res)
 	}
 	p.proxy.Release(faultproxy.Both)
-	waitFor(t, 15*time.Second, "the waiter to queue again, in a new session", p.queued)
+	testzk.WaitFor(t, 15*time.Second, "the waiter to queue again, in a new session", p.queued)
 	touch(t, p.release)
 	if r := p.holder.waitTimeout(10 * time.Second); r.code != 0 {
 		t.Errorf("holder: %v", r)

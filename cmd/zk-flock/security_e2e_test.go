@@ -162,7 +162,7 @@ func TestE2EOriginalRoot(t *testing.T) {
 		t.Errorf("the original's root ACL changed:\n%s", a)
 	}
 	// The check runs beside the command: give it a moment.
-	waitFor(t, 5*time.Second, "the warning in the log", func() bool {
+	testzk.WaitFor(t, 5*time.Second, "the warning in the log", func() bool {
 		return strings.Contains(e.logText(), "lets anyone delete lock nodes")
 	})
 
@@ -312,7 +312,7 @@ func TestE2ETLSDaemonRelativePaths(t *testing.T) {
 		t.Errorf("--status over TLS: want exit %d and the lock held, got %v", ExitHeld, st)
 	}
 	touch(t, release)
-	waitFor(t, 20*time.Second, "the release", func() bool {
+	testzk.WaitFor(t, 20*time.Second, "the release", func() bool {
 		r := startExec(t, "/bin/sh", "-c", fmt.Sprintf("cd %s && exec %s -c %s --status L", sq(z.files.Dir), sq(binPath), sq(e.conf))).wait()
 		return r.code == ExitFree
 	})
@@ -612,7 +612,7 @@ func TestE2EChildInheritsNoDescriptors(t *testing.T) {
 	if umask != "0022" || wd != "/" {
 		t.Errorf("-d: want umask 0022 and directory /, got umask %s, directory %s", umask, wd)
 	}
-	waitFor(t, 15*time.Second, "the daemon to release the lock", func() bool { return !exists(t, e.checker(), e.node("L")) })
+	testzk.WaitFor(t, 15*time.Second, "the daemon to release the lock", func() bool { return !exists(t, e.checker(), e.node("L")) })
 }
 
 // TestE2EDuplicateKeysLastWins: a configuration key given twice takes its

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 )
 
 // New starts a cluster for one test, as Start, and stops it when the test
@@ -69,4 +70,17 @@ func NewTLS(t testing.TB, clientAuth string) (*Server, *TLSFiles, int) {
 	})
 	s := c.Servers()[0]
 	return s, files, s.Ports().Extra[0]
+}
+
+// WaitFor polls cond every 5 ms until it holds, failing the test after
+// timeout with what it was waiting for.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

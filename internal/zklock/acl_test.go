@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zk-flock/zk-flock/internal/testzk"
 )
 
 // digestSession connects with digest credentials user:pw and the given
@@ -145,7 +147,7 @@ func TestCreatorACLSharedByTheFleet(t *testing.T) {
 	admin := rawAs(t, "fleet")
 	queue := path.Join(root, QueueDir, "job")
 	var waiters []string
-	eventually(t, 10*time.Second, "no waiter queued", func() bool {
+	testzk.WaitFor(t, 10*time.Second, "a waiter to queue", func() bool {
 		waiters, _, _ = admin.Children(queue)
 		return len(waiters) == 1
 	})

@@ -632,7 +632,7 @@ func TestLeaseAfterReconnect(t *testing.T) {
 		got <- l
 	}()
 	c := raw(t)
-	eventually(t, 2*time.Second, "the waiter did not queue", func() bool {
+	testzk.WaitFor(t, 2*time.Second, "the waiter to queue", func() bool {
 		waiters, _, _ := c.Children(root + "/" + QueueDir + "/job")
 		return len(waiters) == 1
 	})
@@ -1151,18 +1151,6 @@ func TestWaitEndsDisconnected(t *testing.T) {
 	p.Release(faultproxy.Both)
 }
 
-// eventually waits up to within for cond, failing the test with what.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestQueuedSeesWaiters: a lease reports a client queued for its lock
 // (for a lock and for a semaphore's slots), whether the queue's node is
 // new, empty or already full, and a holder that came through the queue
@@ -1211,7 +1199,7 @@ func TestQueuedSeesWaiters(t *testing.T) {
 				t.Fatal("Queued with nobody queued (no queue node yet)")
 			}
 			b := wait()
-			eventually(t, 5*time.Second, "the holder never saw the waiter queue", a.Queued)
+			testzk.WaitFor(t, 5*time.Second, "the holder to see the waiter queue", a.Queued)
 
 			// b takes over through the queue, where nobody else waits.
 			lb := handOver(a, b)
@@ -1222,7 +1210,7 @@ func TestQueuedSeesWaiters(t *testing.T) {
 			}
 			// The queue's node is there, empty: a newcomer is still seen.
 			d := wait()
-			eventually(t, 5*time.Second, "the holder never saw a waiter join the empty queue", lb.Queued)
+			testzk.WaitFor(t, 5*time.Second, "the holder to see a waiter join the empty queue", lb.Queued)
 
 			// A holder that takes the lock while others queue sees them
 			// at once.
@@ -1232,7 +1220,7 @@ func TestQueuedSeesWaiters(t *testing.T) {
 			le := handOver(ld, e)
 			_ = wait()
 			waitFor(t, c, queueDir(req), 1)
-			eventually(t, 5*time.Second, "the holder never saw the waiter", le.Queued)
+			testzk.WaitFor(t, 5*time.Second, "the holder to see the waiter", le.Queued)
 		})
 	}
 }
