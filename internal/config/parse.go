@@ -109,7 +109,7 @@ func parse(data []byte) (Config, error) {
 	if raw, err = obj.required("timeout"); err != nil {
 		return Config{}, err
 	}
-	if cfg.Timeout, err = seconds("timeout", raw, MaxTimeout); err != nil {
+	if cfg.Timeout, err = seconds("timeout", raw, 0, MaxTimeout); err != nil {
 		return Config{}, err
 	}
 	if raw, err = obj.required("app_id"); err != nil {
@@ -164,14 +164,12 @@ func parse(data []byte) (Config, error) {
 		{"max_runtime", &cfg.MaxRuntime, MaxMaxRuntime},
 	} {
 		if raw, ok := obj.optional(d.key); ok {
-			if *d.dst, err = seconds(d.key, raw, d.max); err != nil {
-				return Config{}, err
-			}
-			// As on the command line: surely a slip of unit, and below
+			// As on the command line, a positive value below a
+			// millisecond is refused: surely a slip of unit, and below
 			// a nanosecond it would round to 0, which means something
 			// else ("no limit", "SIGKILL at once").
-			if f, _ := strconv.ParseFloat(string(raw), 64); f > 0 && f < 1e-3 {
-				return Config{}, keyErr(d.key, ErrInvalidValue, "must be 0 or at least a millisecond (0.001), got %s", raw)
+			if *d.dst, err = seconds(d.key, raw, time.Millisecond, d.max); err != nil {
+				return Config{}, err
 			}
 		}
 	}
@@ -377,14 +375,18 @@ func number(key string, raw json.RawMessage, want string) (float64, error) {
 	return f, nil
 }
 
-// seconds decodes a non-negative number of seconds, at most max.
-func seconds(key string, raw json.RawMessage, max time.Duration) (time.Duration, error) {
+// seconds decodes a non-negative number of seconds, at most max, and
+// either 0 or at least minPositive.
+func seconds(key string, raw json.RawMessage, minPositive, max time.Duration) (time.Duration, error) {
 	f, err := number(key, raw, "want a number of seconds")
 	if err != nil {
 		return 0, err
 	}
 	if f < 0 {
 		return 0, keyErr(key, ErrInvalidValue, "must not be negative, got %v", f)
+	}
+	if f > 0 && f < minPositive.Seconds() {
+		return 0, keyErr(key, ErrInvalidValue, "must be 0 or at least %v seconds, got %s", minPositive.Seconds(), raw)
 	}
 	if f > max.Seconds() {
 		return 0, keyErr(key, ErrInvalidValue, "must be at most %v seconds, got %v", max.Seconds(), f)
