@@ -591,6 +591,12 @@ func (j *job) supervise(cmd *supervise.Prepared, lease *zklock.Lease) int {
 	w := j.watch(child, lease)
 	j.ran = time.Since(started)
 	st := child.Status()
+	if w.lost != nil && w.lostAfterExit && !child.Outlived() {
+		// Lost between the command's exit and the check of its group,
+		// which found nothing left: the job ended as it would have.
+		j.log.Warn("lock lost as the command's process tree ended; nothing of it was left to kill", "err", w.lost, "status", st.ExitCode())
+		w.lost = nil
+	}
 	switch {
 	case w.lost != nil && w.lostAfterExit:
 		// The command finished, but what it left in its group was still

@@ -111,6 +111,9 @@ func (c *Child) monitor() {
 			if c.treeGone(now) {
 				return
 			}
+			c.mu.Lock()
+			c.outlived = true
+			c.mu.Unlock()
 			if c.stopOnExit {
 				c.setStop(now.Add(c.exitGrace))
 				stop, want = c.request()

@@ -121,6 +121,7 @@ type Child struct {
 	status    ExitStatus
 	groupGone bool      // the process group is empty: its id may belong to someone else
 	stopping  bool      // Stop was asked for
+	outlived  bool      // something of the tree still ran when the direct child had exited
 	deadline  time.Time // when to SIGKILL; only moves earlier
 
 	// Owned by the monitor goroutine.
@@ -407,6 +408,16 @@ func (c *Child) Exited() <-chan struct{} { return c.exited }
 // and the processes of the tree found outside the group (see the package
 // documentation) are gone too.
 func (c *Child) TreeDone() <-chan struct{} { return c.treeDone }
+
+// Outlived reports, once TreeDone is closed, whether something of the
+// tree was still running after the direct child had exited and been
+// reaped: what the command left behind, which then ended by itself or was
+// stopped (StopTreeOnExit).
+func (c *Child) Outlived() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.outlived
+}
 
 // Status returns the direct child's exit status once Exited is closed;
 // before that, ExitStatus{Code: -1}.

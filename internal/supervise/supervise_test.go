@@ -504,6 +504,9 @@ func TestLeftoversAfterExit(t *testing.T) {
 	if st := c.Status(); st.Code != 7 {
 		t.Errorf("status changed to %v", st)
 	}
+	if !c.Outlived() {
+		t.Error("Outlived() = false with a leftover")
+	}
 }
 
 // TestSignal: Signal reaches the direct child only, SignalGroup them all.
@@ -1025,6 +1028,9 @@ func TestStopTreeOnExit(t *testing.T) {
 			if isRunning(left) {
 				t.Errorf("leftover %d still running", left)
 			}
+			if !c.Outlived() {
+				t.Error("Outlived() = false with a leftover")
+			}
 			if st := c.Status(); st.Code != 7 {
 				t.Errorf("status %v; want exit status 7", st)
 			}
@@ -1041,6 +1047,9 @@ func TestStopTreeOnExitNothingLeft(t *testing.T) {
 	for range 20 {
 		c := start(t, Spec{Argv: []string{"true"}, Logger: logger, StopTreeOnExit: true})
 		wait(t, c.TreeDone(), slack, "TreeDone")
+		if c.Outlived() {
+			t.Fatal("Outlived() = true; nothing was left")
+		}
 	}
 	if out := logs.String(); strings.Contains(out, "SIGKILL") || strings.Contains(out, "SIGTERM") || !strings.Contains(out, "process tree gone") {
 		t.Errorf("logs:\n%s", out)
