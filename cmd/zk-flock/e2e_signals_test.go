@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -391,6 +392,88 @@ func TestE2EBrokenStderr(t *testing.T) {
 		}
 		gone(t, "the command", pid)
 		gone(t, "the grandchild", gpid)
+	}
+}
+
+// TestE2EStalledStderr: logging to a stderr that takes no data (cmd 2>&1 |
+// logger, with logger hung), zk-flock cut off from ZooKeeper still kills a
+// command that ignores SIGTERM, and its group, before the session can
+// expire: its log lines and its stderr line wait in a queue, they do not
+// hold up the kill. Once stderr is read again they come out, the "lost"
+// line with them, and zk-flock exits 75.
+func TestE2EStalledStderr(t *testing.T) {
+	t.Parallel()
+	const session = 2 * time.Second // "timeout": 2, granted as asked
+	proxy, err := faultproxy.New(zkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	e := newEnv(t, func(c map[string]any) {
+		c["host"] = []string{proxy.Addr()}
+		c["timeout"] = 2
+		c["logger"] = map[string]any{"path": "stderr", "level": "DEBUG"}
+	})
+	script, err := filepath.Abs(filepath.Join("testdata", "child.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(binPath, "-c", e.conf, "-l", "0", "--grace", "30", "L", "sh "+script+" "+dir+" ignore-term")
+	cmd.Env = append(os.Environ(), binGORACE)
+	cmd.Stderr = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	waitFile(t, filepath.Join(dir, "ready"), 15*time.Second)
+	pid, gpid := readPid(t, filepath.Join(dir, "pid")), readPid(t, filepath.Join(dir, "gpid"))
+	killLeftover(t, pid)
+	killLeftover(t, gpid)
+
+	// Fill the pipe: from now on every write zk-flock makes to stderr
+	// blocks until the test reads.
+	size, err := unix.FcntlInt(w.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w.Write(make([]byte, size))
+		w.Close()
+	}()
+	testzk.WaitFor(t, 5*time.Second, "the stderr pipe to fill up", func() bool {
+		n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ) // FIONREAD
+		return err == nil && n >= size-4096
+	})
+
+	dead := deathWatch(t, 15*time.Second, pid, gpid)
+	held := time.Now()
+	proxy.Hold(faultproxy.Both)
+	diedAt := dead()
+	if d := diedAt.Sub(held); d >= session {
+		t.Errorf("with stderr stalled, the command died %v after the partition began, not before the %v session timeout", d, session)
+	}
+
+	out := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(r); out <- b }()
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		t.Fatal("zk-flock still running 15 s after stderr was read again")
+	}
+	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() || ws.ExitStatus() != ExitLockLost {
+		t.Errorf("want exit %d, got %v", ExitLockLost, cmd.ProcessState)
+	}
+	if b := <-out; !bytes.Contains(b, []byte("zk-flock: lock L lost, command killed")) { // after the test's zeroes
+		t.Errorf("stderr, once read again, has no \"lock lost\" line:\n%s", bytes.TrimLeft(b, "\x00"))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/zk-flock/zk-flock/internal/logging"
 )
 
 func main() {
@@ -26,5 +28,12 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// zk-flock's own lines on stderr, and its log when that is stderr, are
+	// written by a goroutine of their own: a reader that stops reading
+	// (cmd 2>&1 | logger, logger hung) must not hold up the goroutines
+	// that kill the command in time.
+	stderr := logging.NewAsync(os.Stderr)
+	status := run(os.Args[1:], os.Stdout, stderr)
+	stderr.Close() // at most logging.FlushTimeout
+	os.Exit(status)
 }

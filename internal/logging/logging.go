@@ -26,7 +26,10 @@ var ErrLogFile = errors.New("logging: cannot open log file")
 // with a "pid" attribute) to path, and the Closer that closes the file.
 //
 // Path DiscardPath (or "") logs nowhere, StderrPath logs to stderr; any other
-// path is a File, appended to and reopened when logrotate moves it.
+// path is a File, appended to and reopened when logrotate moves it. Logging
+// never blocks: the output is written through an Async (stderr as it is,
+// if it already is one), and the Closer waits at most FlushTimeout for
+// what is queued.
 //
 // An unknown level or format returns a nil logger and an error. If the file
 // cannot be opened, New still returns a working logger and Closer, with an
@@ -59,19 +62,38 @@ func New(path, level, format string, stderr io.Writer) (*slog.Logger, io.Closer,
 		if stderr == nil {
 			stderr = os.Stderr
 		}
-		return slog.New(newHandler(stderr)), nopCloser{}, nil
+		if a, ok := stderr.(*Async); ok { // the caller's, closed by the caller
+			return slog.New(newHandler(a)), nopCloser{}, nil
+		}
+		a := NewAsync(stderr)
+		return slog.New(newHandler(a)), a, nil
 	}
 	f, err := OpenFile(path)
-	logger := slog.New(newHandler(f))
+	a := NewAsync(f)
+	logger, closer := slog.New(newHandler(a)), &asyncFile{a, f}
 	if err != nil {
-		return logger, f, fmt.Errorf("%w (logging off until it can be opened): %w", ErrLogFile, err)
+		return logger, closer, fmt.Errorf("%w (logging off until it can be opened): %w", ErrLogFile, err)
 	}
-	return logger, f, nil
+	return logger, closer, nil
 }
 
 type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
+
+// asyncFile closes a log File behind its Async: once what was queued is
+// written, or never, if the Async's goroutine is stuck writing to it.
+type asyncFile struct {
+	a *Async
+	f *File
+}
+
+func (c *asyncFile) Close() error {
+	if err := c.a.Close(); err != nil {
+		return err
+	}
+	return c.f.Close()
+}
 
 // durationString writes durations as "1.5s" rather than as nanoseconds, as
 // the text format does: log readers are people and jq, not Go.

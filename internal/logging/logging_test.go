@@ -67,11 +67,14 @@ func TestNewFile(t *testing.T) {
 
 func TestNewJSON(t *testing.T) {
 	var stderr bytes.Buffer
-	l, _, err := New(StderrPath, "DEBUG", "json", &stderr)
+	l, c, err := New(StderrPath, "DEBUG", "json", &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.Debug("hello", "k", "v", "took", 1500*time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
 	var m map[string]any
 	if err := json.Unmarshal(stderr.Bytes(), &m); err != nil {
 		t.Fatalf("%q: %v", stderr.String(), err)
@@ -131,13 +134,27 @@ func TestNewUnopenable(t *testing.T) {
 	if l == nil || c == nil {
 		t.Fatal("New returned a nil logger or Closer with the warning")
 	}
-	defer c.Close()
 	l.Info("lost") // must not panic
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("log file after a write with its directory missing: %v", err)
+	}
+
+	// Each write tries the open again.
+	l, c, err = New(path, "INFO", "text", nil)
+	if !errors.Is(err, ErrLogFile) {
+		t.Fatalf("New again: %v", err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	l.Info("kept")
-	if got := readFile(t, path); strings.Contains(got, "lost") || !strings.Contains(got, "kept") {
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path); !strings.Contains(got, "kept") {
 		t.Errorf("log file: %q", got)
 	}
 
