@@ -157,11 +157,18 @@ func (l *Lease) monitor(watch <-chan zk.Event) {
 	defer l.wg.Done()
 	timer := time.NewTimer(time.Until(l.deadline().Add(-l.lead)))
 	defer timer.Stop()
+	// The deadline moves later with every answer (the timer then fires
+	// early and is set again), and earlier only when a server grants a
+	// shorter timeout, on a reconnect: cut says so.
+	cut := l.s.timeoutCut()
 	rewatched := make(chan (<-chan zk.Event), 1)
 	for {
 		select {
 		case <-l.stop:
 			return
+		case <-cut:
+			cut = l.s.timeoutCut()
+			timer.Reset(0) // Go 1.23 timers: no stale tick to drain
 		case <-l.s.Lost():
 			l.lose(l.s.Err(), time.Now())
 			return

@@ -103,10 +103,11 @@ type Session struct {
 	servers      int                       // how many servers were given
 
 	mu     sync.Mutex
-	lastOK time.Time   // see LastOK
-	writes []time.Time // when frames went out, oldest first, for credit; the last 2T or so
-	probe  *probe      // what the heartbeat checks, set while a lease is held
-	err    error       // why the session was lost
+	lastOK time.Time     // see LastOK
+	writes []time.Time   // when frames went out, oldest first, for credit; the last 2T or so
+	probe  *probe        // what the heartbeat checks, set while a lease is held
+	err    error         // why the session was lost
+	cut    chan struct{} // closed, and replaced, when a server negotiates a shorter timeout
 
 	ready     chan struct{} // closed on first session establishment
 	readyOnce sync.Once
@@ -157,6 +158,7 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 		acl:         acl,
 		aclMode:     opts.ACL,
 		ready:       make(chan struct{}),
+		cut:         make(chan struct{}),
 		lost:        make(chan struct{}),
 		closed:      make(chan struct{}),
 		wrote:       make(chan struct{}, 1),
@@ -398,9 +400,22 @@ func (s *Session) noteNegotiated(t time.Duration) {
 			return
 		}
 		if s.negotiatedMs.CompareAndSwap(old, ms) {
+			s.mu.Lock()
+			close(s.cut)
+			s.cut = make(chan struct{})
+			s.mu.Unlock()
 			return
 		}
 	}
+}
+
+// timeoutCut returns a channel closed when a server next negotiates a
+// timeout shorter than any before: Budget shrinks then, and a deadline
+// computed from it comes earlier.
+func (s *Session) timeoutCut() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cut
 }
 
 // onEvent runs on the client library's goroutine for every event and must

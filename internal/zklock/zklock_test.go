@@ -554,6 +554,48 @@ func TestPartitionFencesBeforeExpiry(t *testing.T) {
 	t.Logf("Done %v before KillBy; lock taken over %v after KillBy", killBy.Sub(done), taken.Sub(killBy))
 }
 
+// TestTimeoutCutBringsDeadlineForward: when a server grants a shorter
+// session timeout than before (a reconnect to a server with a lower
+// maxSessionTimeout, in a rolling change of the ensemble's settings), a
+// lease's deadline comes earlier at once: partitioned just after, the
+// holder is told to stop Lead before the new, earlier KillBy.
+func TestTimeoutCutBringsDeadlineForward(t *testing.T) {
+	root := uniqueRoot(t)
+	p := newProxy(t)
+	a := connect(t, []string{p.Addr()}, 4*time.Second)
+	req := lockReq(root, "job")
+	req.Margin, req.Lead = 100*time.Millisecond, 300*time.Millisecond
+	la, err := a.Acquire(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the lease's timer set for T = 4 s
+	const cutTo = 2 * time.Second
+	a.noteNegotiated(cutTo) // as the granted timeout of a new connection
+	if got := a.Timeout(); got != cutTo {
+		t.Fatalf("Timeout() = %v after the cut, want %v", got, cutTo)
+	}
+	held := time.Now()
+	p.Hold(faultproxy.Both)
+	var done time.Time
+	select {
+	case <-la.Done():
+		done = time.Now()
+	case <-time.After(8 * time.Second):
+		t.Fatal("partitioned holder never reported Done")
+	}
+	killBy := la.KillBy()
+	if lead := killBy.Sub(done); lead < 250*time.Millisecond {
+		t.Errorf("Done came %v before KillBy, want the 300ms lead", lead)
+	}
+	// The server may expire the session cutTo after its last touch,
+	// before held.
+	if d := killBy.Sub(held); d >= cutTo {
+		t.Errorf("KillBy %v after the partition began, want less than the new %v timeout", d, cutTo)
+	}
+	t.Logf("partition at 0: Done at %v, KillBy at %v", done.Sub(held), killBy.Sub(held))
+}
+
 // TestShortPartitionKeepsLease: a hiccup well inside the session timeout
 // must not cost the holder its lock.
 func TestShortPartitionKeepsLease(t *testing.T) {
