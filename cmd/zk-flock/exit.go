@@ -17,7 +17,8 @@ const (
 	ExitInternal = 70
 	// ExitLockLost: the lock was lost, or might have been, while the
 	// command ran, or what it left running in its group after it exited;
-	// they were killed (sysexits EX_TEMPFAIL: retry).
+	// they were killed (sysexits EX_TEMPFAIL: retry). Also when it was
+	// lost as it was taken, before the command started.
 	ExitLockLost = 75
 	// ExitConfig: the configuration file is missing, unreadable or invalid
 	// (sysexits EX_CONFIG).

@@ -581,6 +581,16 @@ func (j *job) supervise(cmd *supervise.Prepared, lease *zklock.Lease) int {
 	if lease.Slot() >= 0 {
 		env = append(env, envSlot+"="+strconv.Itoa(lease.Slot()))
 	}
+	// The lease may have ended while the lock was being taken: its node
+	// deleted, or an answer so late that the deadline has (nearly) come.
+	if closed(lease.Done()) || !time.Now().Before(lease.KillBy()) {
+		j.outcome = metrics.OutcomeLost
+		why := "the session may expire before the command could be stopped"
+		if err := lease.Err(); err != nil {
+			why = err.Error()
+		}
+		return j.fail(ExitLockLost, "lock %s lost before the command started: %s", j.o.lock, why)
+	}
 	started := time.Now()
 	child, err := cmd.Start(env...)
 	if err != nil {

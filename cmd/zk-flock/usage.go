@@ -62,7 +62,7 @@ var exitStatuses = []struct{ status, meaning string }{
 	{"64", "bad options or arguments"},
 	{"69", "ZooKeeper unreachable, or credentials refused"},
 	{"70", "internal error"},
-	{"75", "the lock was lost while the command ran; it was killed"},
+	{"75", "the lock was lost: the command was killed, or not started"},
 	{"78", "configuration file missing, unreadable or invalid"},
 	{"124", "--max-runtime ran out; the command was stopped"},
 	{"126", "the command cannot be executed"},
