@@ -115,7 +115,7 @@ var manDetails = map[string]string{
 	"pdeathsig": "Sent by the kernel even when zk-flock is killed with SIGKILL, to the direct child only: what the command started keeps running. " +
 		"A command that ignores SIGTERM survives its supervisor's death with the default; use -p KILL where that matters, and stop zk-flock with SIGTERM, which stops the whole group.",
 	"grace": "Applies whenever zk-flock stops the command: on SIGTERM or SIGINT, on --max-runtime, " +
-		"and before the ZooKeeper session could expire.",
+		"and before the ZooKeeper session could expire. 0 sends SIGKILL at once.",
 	"margin": "zk-flock knows when the ZooKeeper leader last answered it, so it knows the earliest moment " +
 		"the session could expire and another host could take the lock (about 0.65 of the session timeout later): " +
 		"it sends SIGTERM up to a grace period (at most a quarter of that time) before that moment minus the margin, and SIGKILL at it. " +
@@ -149,7 +149,7 @@ var configKeys = []struct{ key, meaning string }{
 	{"logger.zklevel", "the ZooKeeper client's messages, same levels. Default WARN."},
 	{"logger.format", "\"text\" (the original's lines) or \"json\". Default \"text\"."},
 	{"auth.scheme, auth.data", "credentials added before any node is touched, e.g. \"digest\" and \"user:password\"."},
-	{"grace", "seconds, as --grace. Default 5."},
+	{"grace", "seconds, as --grace (0: SIGKILL at once). Default 5."},
 	{"max_runtime", "seconds, as --max-runtime. Default 0: no limit."},
 	{"metrics_file", "as --metrics-file."},
 	{"margin", "seconds, as --margin. Default a tenth of the session timeout, at least 0.2."},

@@ -159,6 +159,18 @@ func TestE2EMaxRuntime(t *testing.T) {
 	if r := e2.run("L", "sleep 30"); r.code != ExitTimeout {
 		t.Errorf("config max_runtime 0.4: want exit 124, got %v", r)
 	}
+	// The config's "grace": 0 is no grace, as --grace 0 is, not the
+	// default 5 s.
+	e3 := newEnv(t, func(cfg map[string]any) { cfg["grace"] = 0 })
+	pidfile = e3.path("pid")
+	r = e3.run("--max-runtime", "0.3", "L", "sh -c "+sq("trap '' TERM; echo $$ > "+pidfile+"; while :; do sleep 0.05; done"))
+	if r.code != ExitTimeout || r.dur > 3*time.Second {
+		t.Errorf(`stubborn command, "grace": 0 and --max-runtime 0.3: want exit 124 after about 0.3 s, got %v`, r)
+	}
+	if pid := readPid(t, pidfile); alive(pid) {
+		killLeftover(t, pid)
+		t.Errorf("the stubborn command %d survived --max-runtime", pid)
+	}
 	if r := e.run("--max-runtime", "soon", "L", "true"); r.code != ExitUsage || len(r.stderrLines()) != 1 {
 		t.Errorf("--max-runtime soon: want exit 64 and one line, got %v", r)
 	}

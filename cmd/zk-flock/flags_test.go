@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zk-flock/zk-flock/internal/config"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -29,7 +31,7 @@ func TestParseArgs(t *testing.T) {
 		}},
 		{"defaults", []string{"L", "true"}, func(o *options) bool {
 			return o.confPath == "/etc/distributed-flock.json" && o.minLock == 5*time.Second && o.pdeathsig == syscall.SIGTERM &&
-				o.exitCode == 0 && o.wait == 0 && o.slots == 0 && !o.maxLASet && o.grace == defaultGrace
+				o.exitCode == 0 && o.wait == 0 && o.slots == 0 && !o.maxLASet && o.grace == config.DefaultGrace
 		}},
 		{"long options", []string{"--confpath", "c.json", "--daemonize", "--maxla", "2.5", "--sleep", "--wait", "500ms", "--exitcode", "9", "--minlocktime", "0.25", "L", "x"}, func(o *options) bool {
 			return o.confPath == "c.json" && o.daemonize && o.maxLA == 2.5 && o.maxLASet && o.sleep && o.wait == 500*time.Millisecond && o.exitCode == 9 && o.minLock == 250*time.Millisecond

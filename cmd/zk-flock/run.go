@@ -24,11 +24,6 @@ import (
 
 // Self-fencing defaults. See docs/RELIABILITY.md.
 const (
-	// defaultGrace is the time between SIGTERM and SIGKILL when zk-flock
-	// stops the command: long enough for a well-behaved program to finish
-	// a write and exit, short enough that a stuck one is not waited on
-	// for long (consul lock uses the same).
-	defaultGrace = 5 * time.Second
 	// minMargin is the least time by which the command must be dead before
 	// the session could expire: the kill itself, a scheduling delay of
 	// zk-flock on a loaded host, and clock-rate drift must fit in it.
@@ -243,7 +238,7 @@ func applyFlags(o *options, cfg *config.Config) {
 	if o.sleepSet {
 		cfg.Sleep = o.sleep // --sleep=false turns the file's "ON" off
 	}
-	if o.graceSet || cfg.Grace == 0 {
+	if o.graceSet {
 		cfg.Grace = o.grace
 	}
 	if o.marginSet {

@@ -19,6 +19,11 @@ const (
 	DefaultFormat  = "text"
 	// DefaultMaxLA is -1: any negative value turns the load-average check off.
 	DefaultMaxLA = -1
+	// DefaultGrace is the time between SIGTERM and SIGKILL when zk-flock
+	// stops the command: long enough for a well-behaved program to finish
+	// a write and exit, short enough that a stuck one is not waited on
+	// for long (consul lock uses the same).
+	DefaultGrace = 5 * time.Second
 	// DefaultPort is added to a "host" entry written without a port: the
 	// original handed its hosts to the ZooKeeper C client, which did the same.
 	DefaultPort = "2181"
@@ -92,7 +97,7 @@ type Config struct {
 	TLS *TLS
 
 	// Grace ("grace", seconds) is how long the child has between SIGTERM and
-	// SIGKILL. Zero means "use the built-in default", which is the caller's.
+	// SIGKILL: DefaultGrace unless set; zero means SIGKILL at once.
 	Grace time.Duration
 	// Margin ("margin", seconds) is how long before the ZooKeeper session can
 	// expire the child is stopped when the connection is lost (self-fencing).
@@ -137,6 +142,7 @@ type Auth struct {
 func Default() Config {
 	return Config{
 		MaxLA: DefaultMaxLA,
+		Grace: DefaultGrace,
 		ACL:   ACLWorld,
 		Logger: Logger{
 			Path:    DefaultLogPath,

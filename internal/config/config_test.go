@@ -37,6 +37,7 @@ func TestLoadReadmeExample(t *testing.T) {
 		Logger:  Logger{Path: "/tmp/zkflock.log", Level: "INFO", ZKLevel: "ERROR", Format: "text"},
 		Auth:    &Auth{Scheme: "digest", Data: "noxiouz:password"},
 		ACL:     ACLCreator,
+		Grace:   DefaultGrace,
 	}
 	cfg.warnings = nil // depends on the checkout's umask; see TestLoadWarnsAboutReadablePassword
 	if !reflect.DeepEqual(cfg, want) {
@@ -124,7 +125,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if cfg.MaxLA != -1 || cfg.Logger.Path != "/dev/null" || cfg.Logger.Level != "INFO" ||
 		cfg.Logger.ZKLevel != "WARN" || cfg.Logger.Format != "text" || cfg.Auth != nil ||
-		cfg.Grace != 0 || cfg.Margin != 0 || cfg.MaxRuntime != 0 {
+		cfg.Grace != DefaultGrace || cfg.Margin != 0 || cfg.MaxRuntime != 0 {
 		t.Errorf("defaults: %s", cfg)
 	}
 }
@@ -181,7 +182,7 @@ func TestParseOK(t *testing.T) {
 		{"null optional keys are absent", obj(`"sleep":null,"maxla":null,"logger":null,"auth":null,"grace":null,"metrics_file":null`),
 			func(c Config) bool {
 				d := Default()
-				return c.MaxLA == d.MaxLA && c.Logger == d.Logger && c.Auth == nil && !c.Sleep && c.Grace == 0
+				return c.MaxLA == d.MaxLA && c.Logger == d.Logger && c.Auth == nil && !c.Sleep && c.Grace == DefaultGrace
 			}},
 		{"null inside logger", obj(`"logger":{"level":null}`), func(c Config) bool { return c.Logger.Level == "INFO" }},
 		{"non-digest auth is opaque", obj(`"auth":{"scheme":"sasl","data":"anything"}`),
@@ -192,7 +193,8 @@ func TestParseOK(t *testing.T) {
 			func(c Config) bool {
 				return c.Grace == 500*time.Millisecond && c.Margin == 2*time.Second && c.MaxRuntime == 24*time.Hour
 			}},
-		{"zero self-fencing keys mean defaults", obj(`"grace":0,"margin":0,"max_runtime":0`),
+		// grace 0: SIGKILL at once; margin 0: the default; max_runtime 0: no limit.
+		{"zero self-fencing keys", obj(`"grace":0,"margin":0,"max_runtime":0`),
 			func(c Config) bool { return c.Grace == 0 && c.Margin == 0 && c.MaxRuntime == 0 }},
 		{"unknown keys ignored, any type", obj(`"path":"/var/log","extra":{"deep":[1,{"x":null}]},"Host":3`),
 			func(c Config) bool { return c.Hosts[0] == "zk1:2181" }},
