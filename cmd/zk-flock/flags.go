@@ -106,7 +106,7 @@ func parseArgs(args []string) (*options, error) {
 		return nil, err
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, usagef("%s", oneLine(strings.TrimSpace(err.Error())))
+		return nil, usagef("%s", printable(strings.TrimSpace(err.Error())))
 	}
 	if o.help || o.version || o.generate != "" {
 		return o, nil

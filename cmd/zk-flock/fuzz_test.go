@@ -56,7 +56,7 @@ func FuzzParseArgs(f *testing.F) {
 			if !errors.As(err, &ue) {
 				t.Fatalf("parseArgs(%q): %T %v, want a *usageError", args, err, err)
 			}
-			if strings.IndexFunc(err.Error(), unsafeRune) >= 0 {
+			if printable(err.Error()) != err.Error() {
 				t.Fatalf("parseArgs(%q): error holds a control character or line break: %q", args, err)
 			}
 			return
@@ -90,7 +90,7 @@ func FuzzSplitCommand(f *testing.F) {
 	f.Fuzz(func(t *testing.T, cmd string) {
 		o, err := parseArgs([]string{"L", cmd})
 		if err != nil {
-			if strings.IndexFunc(err.Error(), unsafeRune) >= 0 {
+			if printable(err.Error()) != err.Error() {
 				t.Fatalf("COMMAND %q: error holds a control character or line break: %q", cmd, err)
 			}
 			return

@@ -6,9 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"unicode"
 
 	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/zk-flock/zk-flock/internal/zklock"
@@ -75,27 +72,4 @@ func clientTLS(t config.TLS, log *slog.Logger) *tls.Config {
 		InsecureSkipVerify: true, // VerifyConnection refuses every server
 		VerifyConnection:   func(tls.ConnectionState) error { return err },
 	}
-}
-
-// oneLine escapes, Go-style, the control characters and line or paragraph
-// separators in s (a message quoting hostile input: an unknown flag
-// "-\r0"), so that it prints as one line and cannot drive the terminal.
-func oneLine(s string) string {
-	if strings.IndexFunc(s, unsafeRune) < 0 {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unsafeRune(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp)
 }

@@ -97,19 +97,3 @@ func TestSecureOptions(t *testing.T) {
 		t.Errorf("VerifyConnection: %v, want the file's error", err)
 	}
 }
-
-func TestOneLine(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":          "plain",
-		"a\nb":           `a\nb`,
-		"-\r0":           `-\r0`,
-		"esc \x1b[2J":    `esc \x1b[2J`,
-		"del\x7f":        `del\x7f`,
-		"line\u2028sep":  `line\u2028sep`,
-		"блокировка\x00": `блокировка\x00`,
-	} {
-		if got := oneLine(in); got != want {
-			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

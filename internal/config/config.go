@@ -79,7 +79,8 @@ type Config struct {
 	// created by the caller.
 	AppID string
 	// Sleep ("sleep": "ON"/"OFF", any case) asks to sleep for the load
-	// average before trying the lock. The -s flag can only turn it on.
+	// average before trying the lock. The -s flag overrides it either way
+	// (--sleep=false turns it off).
 	Sleep bool
 	// MaxLA ("maxla"): do not run when the 1-minute load average is above
 	// it; negative (DefaultMaxLA) means no check.
