@@ -244,6 +244,63 @@ func TestE2ESignalsForwarded(t *testing.T) {
 	}
 }
 
+// TestE2EJobControlSignals: Ctrl-Z (SIGTSTP) and SIGTTIN/SIGTTOU do not stop
+// zk-flock, which must run to keep its session while the command, in a
+// group of its own, runs on: SIGTSTP is refused with a line on stderr, the
+// other two are ignored, by the command too (a terminal read fails with
+// EIO instead of stopping it with the lock held).
+func TestE2EJobControlSignals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.startChild("L", "")
+	state := func(pid int) string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return err.Error()
+		}
+		_, rest, _ := strings.Cut(string(b), ") ")
+		st, _, _ := strings.Cut(rest, " ")
+		return st
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU} {
+		c.p.signal(sig)
+		time.Sleep(200 * time.Millisecond)
+		if st := state(c.p.pid()); st == "T" || st == "t" {
+			syscall.Kill(c.p.pid(), syscall.SIGCONT)
+			t.Fatalf("zk-flock stopped by %v", unix.SignalName(sig))
+		}
+		if c.p.exited() {
+			t.Fatalf("zk-flock exited on %v: %v", unix.SignalName(sig), c.p.res)
+		}
+	}
+	if got := c.signals(); len(got) != 0 {
+		t.Errorf("the command got %v; job control signals are not forwarded", got)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ignored uint64
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			ignored, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTTIN, syscall.SIGTTOU} {
+		if ignored&(1<<(sig-1)) == 0 {
+			t.Errorf("the command does not ignore %v (SigIgn %x)", unix.SignalName(sig), ignored)
+		}
+	}
+	c.p.signal(syscall.SIGTERM)
+	r := c.p.waitTimeout(10 * time.Second)
+	if r.code != 3 {
+		t.Errorf("want exit 3 (the command's, after SIGTERM), got %v", r)
+	}
+	if lines := r.stderrLines(); len(lines) != 1 || !strings.Contains(lines[0], "ignoring SIGTSTP") {
+		t.Errorf("stderr: want one line saying SIGTSTP is ignored, got %q", lines)
+	}
+}
+
 // TestE2ESignalWhileWaiting: SIGTERM (SIGINT) while waiting for a busy lock
 // exits 143 (130) without running the command or leaving a node.
 func TestE2ESignalWhileWaiting(t *testing.T) {

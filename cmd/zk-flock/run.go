@@ -41,8 +41,16 @@ const (
 )
 
 // fenceSignals are the signals zk-flock handles itself: SIGTERM and SIGINT
-// stop the command, the others are forwarded to it.
-var fenceSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+// stop the command, SIGTSTP is refused (a stopped zk-flock cannot keep its
+// session, while the command, in a group of its own, runs on), the others
+// are forwarded to it.
+var fenceSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTSTP, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// refuseStop reports a SIGTSTP (Ctrl-Z), which zk-flock does not obey.
+func (j *job) refuseStop() {
+	j.log.Warn("ignoring SIGTSTP: a stopped zk-flock could not keep the lock")
+	say(j.stderr, "ignoring SIGTSTP: zk-flock must run to keep the lock; stop the command with SIGTERM or Ctrl-C")
+}
 
 // run is zk-flock: it parses args, runs the command under the lock and
 // returns the exit status. stdout is only written for --help and --version;
@@ -171,6 +179,13 @@ func runJob(o *options, rep *report, stderr io.Writer) int {
 		}
 		t.Stop()
 		signal.Notify(sigs, fenceSignals...)
+		// Nor must a terminal stop zk-flock: SIGTTOU when it writes to
+		// one from the background (stty tostop), SIGTTIN sent by hand.
+		// Ignored, as timeout(1) does, and so by the command too (exec
+		// keeps ignored signals ignored): in a group of its own, never
+		// the terminal's foreground, a command that reads the terminal
+		// gets EIO instead of stopping, for ever, with the lock held.
+		signal.Ignore(syscall.SIGTTIN, syscall.SIGTTOU)
 		// A reader of stderr that has gone away (cmd 2>&1 | logger,
 		// restarted) must not kill zk-flock with SIGPIPE between the lock
 		// going and the command's group being killed: caught, a write
@@ -301,12 +316,16 @@ func (j *job) run() int {
 			case <-watching:
 				return
 			case sig := <-j.sigs:
-				if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+				switch sig {
+				case syscall.SIGTERM, syscall.SIGINT:
 					interrupted = sig.(syscall.Signal)
 					cancel()
 					return
+				case syscall.SIGTSTP:
+					j.refuseStop()
+				default:
+					j.log.Info("ignoring signal before the command runs", "signal", sig.String())
 				}
-				j.log.Info("ignoring signal before the command runs", "signal", sig.String())
 			}
 		}
 	}()
@@ -679,6 +698,8 @@ func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (w watched) {
 			child.StopBy(lease.KillBy())
 		case sig := <-j.sigs:
 			switch {
+			case sig == syscall.SIGTSTP:
+				j.refuseStop()
 			case sig != syscall.SIGTERM && sig != syscall.SIGINT:
 				if err := child.Signal(sig.(syscall.Signal)); err != nil {
 					j.log.Debug("could not forward signal", "signal", sig.String(), "err", err)

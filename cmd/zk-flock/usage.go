@@ -49,7 +49,8 @@ The command gets ZK_FLOCK_TOKEN (fencing token: increases with every new
 holder), ZK_FLOCK_LOCK (the lock node) and, with -n, ZK_FLOCK_SLOT.
 Signals: SIGTERM and SIGINT stop the command (SIGTERM to its process group,
 SIGKILL after the grace period); SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are
-forwarded to it.
+forwarded to it; SIGTSTP (Ctrl-Z) is refused: zk-flock must run to keep
+the lock.
 
 Exit status:
 `
