@@ -123,9 +123,16 @@ func setup(ctx context.Context, o *options, progress io.Writer) (e *env, err err
 	e.zk, err = testzk.Start(ctx, testzk.Options{
 		TickTime: zkTick,
 		JVMFlags: zkJVMFlags,
-		// ZooKeeper allows 60 connections per client address by default;
-		// a thousand waiters on loopback need more.
-		ExtraConfig: func(int, testzk.Ports) []string { return []string{"maxClientCnxns=0"} },
+		ExtraConfig: func(int, testzk.Ports) []string {
+			return []string{
+				// ZooKeeper allows 60 connections per client address
+				// by default; a thousand waiters on loopback need more.
+				"maxClientCnxns=0",
+				// testzk turns fsync off for throwaway test servers;
+				// the bench runs ZooKeeper as installed unless told.
+				"forceSync=" + forceSync(o.zkSync),
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start ZooKeeper: %w", err)
@@ -188,9 +195,18 @@ func buildChild(ctx context.Context, src, out string) (cc, version string, err e
 	return cc, version, nil
 }
 
+// forceSync is ZooKeeper's setting for fsync on (its default) or off.
+func forceSync(on bool) string {
+	if on {
+		return "yes"
+	}
+	return "no"
+}
+
 // startEtcd starts a single-member etcd on two free loopback ports, its data
-// on tmpfs when there is one: etcd 3.4 cannot turn fsync off, and the
-// ZooKeeper it is compared with runs with forceSync=no.
+// on tmpfs when there is one, where its fsyncs cost nothing (etcd 3.4 cannot
+// turn them off): that favours etcdctl when ZooKeeper fsyncs to disk, and
+// matches a ZooKeeper run with -zk-fsync=false.
 func (e *env) startEtcd(ctx context.Context) error {
 	bin, err := exec.LookPath("etcd")
 	if err != nil {

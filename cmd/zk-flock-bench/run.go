@@ -36,6 +36,7 @@ type options struct {
 	react    int           // reaction samples
 	warm     int           // warm-up runs of each tool
 	zkWarm   time.Duration // warming ZooKeeper's JIT up before anything is measured
+	zkSync   bool          // ZooKeeper's forceSync
 	idle     time.Duration
 }
 
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.tpRounds, "throughput-rounds", 0, "throughput: rounds (default 3, smoke 1)")
 	fs.IntVar(&o.react, "reactions", 0, "reaction samples (default 50, smoke 3)")
 	fs.DurationVar(&o.zkWarm, "zk-warmup", 0, "warm ZooKeeper up this long first, as a production server is (default 10s, smoke 500ms)")
+	fs.BoolVar(&o.zkSync, "zk-fsync", true, "ZooKeeper fsyncs every transaction to its data directory on disk (forceSync=yes, its default, as production runs it); false: forceSync=no")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
