@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,6 +144,17 @@ func TestE2EWaitGivesUp(t *testing.T) {
 	}
 	if got := ephemerals(t, zc, e.root); !slices.Equal(got, []string{"L"}) {
 		t.Errorf("ephemeral nodes under %s: want only the holder's L, got %v", e.root, got)
+	}
+	// The log says a run waits, and that it gave up after waiting.
+	log := e.logText()
+	waited := regexp.MustCompile(`lock still busy when the wait ended; .* waited=([0-9.]+m?s)`).FindAllStringSubmatch(log, -1)
+	if strings.Count(log, "lock is busy; queued for it") != 2 || len(waited) != 2 {
+		t.Fatalf("log: want two waits queued, then given up, got:\n%s", log)
+	}
+	for _, m := range waited {
+		if d, err := time.ParseDuration(m[1]); err != nil || d < 500*time.Millisecond || d > 5*time.Second {
+			t.Errorf("log: waited=%s, want about 0.5 s", m[1])
+		}
 	}
 	touch(t, release)
 	holder.waitTimeout(10 * time.Second)

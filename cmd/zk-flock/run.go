@@ -507,7 +507,11 @@ func (j *job) take(ctx context.Context) (*zklock.Session, *zklock.Lease, int) {
 		case errors.Is(err, zklock.ErrLocked):
 			// Busy is the normal outcome on all hosts but one: nothing
 			// on stderr, or cron would mail it every time.
-			j.log.Info("lock is busy; not running the command", "status", j.o.exitCode)
+			if j.o.wait > 0 {
+				j.log.Info("lock still busy when the wait ended; not running the command", "status", j.o.exitCode, "waited", time.Since(tried).Round(time.Millisecond))
+			} else {
+				j.log.Info("lock is busy; not running the command", "status", j.o.exitCode)
+			}
 			j.outcome = metrics.OutcomeBusy
 			return nil, nil, j.o.exitCode
 		case (errors.Is(err, zklock.ErrSessionLost) || zklock.Transient(err)) && waitOut(err):

@@ -55,6 +55,7 @@ func (s *Session) queue(ctx context.Context, req Request, paths []string) (l *Le
 	if err != nil {
 		return nil, err
 	}
+	s.log.Info("lock is busy; queued for it", "queue_node", me)
 	// Leaving the queue wakes the next waiter; done in the background so
 	// that the command starts without waiting for it. Close waits for it.
 	// Then the new holder watches the queue, which no longer counts it.
