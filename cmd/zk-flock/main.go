@@ -6,8 +6,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-
-	"github.com/zk-flock/zk-flock/internal/logging"
 )
 
 func main() {
@@ -28,12 +26,5 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 	}
-	// zk-flock's own lines on stderr, and its log when that is stderr, are
-	// written by a goroutine of their own: a reader that stops reading
-	// (cmd 2>&1 | logger, logger hung) must not hold up the goroutines
-	// that kill the command in time.
-	stderr := logging.NewAsync(os.Stderr)
-	status := run(os.Args[1:], os.Stdout, stderr)
-	stderr.Close() // at most logging.FlushTimeout
-	os.Exit(status)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

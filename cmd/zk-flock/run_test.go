@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,5 +28,30 @@ func TestChildEnviron(t *testing.T) {
 	}
 	if !slices.Contains(env, "ZK_FLOCK_TOKENISH=kept") {
 		t.Errorf("an unrelated variable was dropped: %q", env)
+	}
+}
+
+// TestRunStderrInProcess: run with a plain writer for stderr and the log on
+// stderr too: the log's lines and zk-flock's own come out whole, in order,
+// and (under -race) without a data race between them.
+func TestRunStderrInProcess(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "c.json")
+	// maxla below any load: the run ends at the load gate, before
+	// anything that would change this test process (subreaper, signals).
+	cfg := `{"host":["127.0.0.1:1"],"timeout":1,"app_id":"x","maxla":0.000001,"logger":{"path":"stderr","level":"DEBUG"}}`
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-c", conf, "--metrics-file", filepath.Join(dir, "no", "such", "x.prom"), "L", "true"}, &out, &errb)
+	if code != ExitLoad || out.Len() > 0 {
+		t.Fatalf("run: exit %d, stdout %q; want %d and nothing", code, out.String(), ExitLoad)
+	}
+	lines := strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n")
+	gate := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "load average is above maxla") })
+	warn := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "zk-flock: warning: metrics not written") })
+	if gate < 0 || warn < 0 || warn < gate {
+		t.Errorf("stderr: want the load gate's log line, then the metrics warning, got:\n%s", errb.String())
 	}
 }

@@ -27,61 +27,79 @@ const (
 // hangs (cmd 2>&1 | logger), a stalled journald stream, a file on a hung
 // NFS mount — must not hold them up.
 //
-// Up to asyncQueue writes wait; beyond that, writes are dropped, and a line
-// saying how many is written once the output takes data again. Errors of
-// the underlying writer are ignored, as a logger would.
+// Up to asyncQueue writes wait; beyond that, the oldest are dropped (the
+// last lines, which say how a run ended, matter most), and a line saying
+// how many goes out before the next one once the output takes data again.
+// Errors of the underlying writer are ignored, as a logger would.
 //
 // An Async is safe for concurrent use, and keeps the order of writes.
 type Async struct {
-	w    io.Writer
-	ch   chan []byte
-	done chan struct{} // closed when the writing goroutine has ended
+	w      io.Writer
+	notice func(dropped int) []byte
+	done   chan struct{} // closed when the writing goroutine has ended
 
 	mu      sync.Mutex
+	more    sync.Cond // signalled when queue grows or closed is set
+	queue   [][]byte  // oldest first, at most asyncQueue
+	dropped int       // writes dropped from the head since the goroutine last took one
 	closed  bool
-	dropped int
 }
 
-// NewAsync returns an Async writing to w, and starts its goroutine.
-func NewAsync(w io.Writer) *Async {
-	a := &Async{w: w, ch: make(chan []byte, asyncQueue), done: make(chan struct{})}
+// NewAsync returns an Async writing to w, and starts its goroutine. notice
+// formats the line that says how many writes were dropped; nil means a
+// plain "zk-flock: ..." line, as zk-flock's messages on stderr are.
+func NewAsync(w io.Writer, notice func(dropped int) []byte) *Async {
+	if notice == nil {
+		notice = func(n int) []byte {
+			return fmt.Appendf(nil, "zk-flock: %d earlier lines dropped: the output was not taking them\n", n)
+		}
+	}
+	a := &Async{w: w, notice: notice, done: make(chan struct{})}
+	a.more.L = &a.mu
 	go a.loop()
 	return a
 }
 
-// Write queues a copy of p and returns len(p), or drops p if the queue is
-// full. After Close it returns os.ErrClosed.
+// Write queues a copy of p, dropping the oldest queued write if the queue
+// is full, and returns len(p). After Close it returns os.ErrClosed.
 func (a *Async) Write(p []byte) (int, error) {
+	b := append([]byte(nil), p...) // handlers reuse their buffers
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
 		return 0, os.ErrClosed
 	}
-	select {
-	case a.ch <- append([]byte(nil), p...): // handlers reuse their buffers
-	default:
+	if len(a.queue) == asyncQueue {
+		a.queue[0] = nil
+		a.queue = a.queue[1:]
 		a.dropped++
 	}
+	a.queue = append(a.queue, b)
+	a.more.Signal()
 	return len(p), nil
 }
 
+// loop writes the queue out, each write preceded by the notice of those
+// dropped before it, until Close has been called and the queue is empty.
 func (a *Async) loop() {
 	defer close(a.done)
-	for p := range a.ch {
+	for {
+		a.mu.Lock()
+		for len(a.queue) == 0 && !a.closed {
+			a.more.Wait()
+		}
+		if len(a.queue) == 0 {
+			a.mu.Unlock()
+			return
+		}
+		p, n := a.queue[0], a.dropped
+		a.queue[0] = nil
+		a.queue, a.dropped = a.queue[1:], 0
+		a.mu.Unlock()
+		if n > 0 {
+			_, _ = a.w.Write(a.notice(n))
+		}
 		_, _ = a.w.Write(p)
-		a.reportDropped()
-	}
-	a.reportDropped()
-}
-
-// reportDropped writes how many writes were dropped since it last did.
-func (a *Async) reportDropped() {
-	a.mu.Lock()
-	n := a.dropped
-	a.dropped = 0
-	a.mu.Unlock()
-	if n > 0 {
-		_, _ = fmt.Fprintf(a.w, "zk-flock: %d log writes dropped: the log output was not taking data\n", n)
 	}
 }
 
@@ -95,10 +113,8 @@ var ErrStalled = errors.New("logging: the output is not taking data")
 // closed under it. Close never closes the underlying writer.
 func (a *Async) Close() error {
 	a.mu.Lock()
-	if !a.closed {
-		a.closed = true
-		close(a.ch)
-	}
+	a.closed = true
+	a.more.Signal()
 	a.mu.Unlock()
 	t := time.NewTimer(FlushTimeout)
 	defer t.Stop()

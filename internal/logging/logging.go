@@ -1,12 +1,15 @@
 package logging
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 )
 
 // Special values of the "path" argument of New.
@@ -65,16 +68,28 @@ func New(path, level, format string, stderr io.Writer) (*slog.Logger, io.Closer,
 		if a, ok := stderr.(*Async); ok { // the caller's, closed by the caller
 			return slog.New(newHandler(a)), nopCloser{}, nil
 		}
-		a := NewAsync(stderr)
+		a := NewAsync(stderr, dropNotice(newHandler))
 		return slog.New(newHandler(a)), a, nil
 	}
 	f, err := OpenFile(path)
-	a := NewAsync(f)
+	a := NewAsync(f, dropNotice(newHandler))
 	logger, closer := slog.New(newHandler(a)), &asyncFile{a, f}
 	if err != nil {
 		return logger, closer, fmt.Errorf("%w (logging off until it can be opened): %w", ErrLogFile, err)
 	}
 	return logger, closer, nil
+}
+
+// dropNotice formats Async's line about dropped writes as a record of the
+// log's own format, whatever its level.
+func dropNotice(newHandler func(io.Writer) slog.Handler) func(int) []byte {
+	return func(n int) []byte {
+		var b bytes.Buffer
+		r := slog.NewRecord(time.Now(), slog.LevelWarn, "earlier log lines dropped: the log output was not taking them", 0)
+		r.AddAttrs(slog.Int("dropped", n))
+		_ = newHandler(&b).Handle(context.Background(), r)
+		return b.Bytes()
+	}
 }
 
 type nopCloser struct{}
