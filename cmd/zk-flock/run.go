@@ -48,14 +48,25 @@ var fenceSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTSTP,
 
 // refuseStop reports a SIGTSTP (Ctrl-Z), which zk-flock does not obey.
 func (j *job) refuseStop() {
-	j.log.Warn("ignoring SIGTSTP: a stopped zk-flock could not keep the lock")
-	say(j.stderr, "ignoring SIGTSTP: zk-flock must run to keep the lock; stop the command with SIGTERM or Ctrl-C")
+	j.log.Warn("ignoring SIGTSTP: zk-flock must run to keep the lock; stop the command with SIGTERM or Ctrl-C")
+	if !j.logToStderr {
+		say(j.stderr, "ignoring SIGTSTP: zk-flock must run to keep the lock; stop the command with SIGTERM or Ctrl-C")
+	}
 }
 
 // run is zk-flock: it parses args, runs the command under the lock and
 // returns the exit status. stdout is only written for --help and --version;
 // it belongs to the command otherwise.
 func run(args []string, stdout, stderr io.Writer) int {
+	// zk-flock's own lines on stderr, and its log when that is stderr, are
+	// written by a goroutine of their own: a reader that stops reading
+	// (cmd 2>&1 | logger, logger hung) must not hold up the goroutines
+	// that kill the command in time.
+	if _, ok := stderr.(*logging.Async); !ok {
+		a := logging.NewAsync(stderr, nil)
+		defer a.Close() // waits at most logging.FlushTimeout
+		stderr = a
+	}
 	o, err := parseArgs(args)
 	if err != nil {
 		say(stderr, "%v (see zk-flock --help)", err)
@@ -619,9 +630,11 @@ func (j *job) supervise(cmd *supervise.Prepared, lease *zklock.Lease) int {
 	w := j.watch(child, lease)
 	j.ran = time.Since(started)
 	st := child.Status()
-	if w.lost != nil && w.lostAfterExit && !child.Outlived() {
-		// Lost between the command's exit and the check of its group,
-		// which found nothing left: the job ended as it would have.
+	if w.lost != nil && w.lostAfterExit && !child.Outlived() && !errors.Is(w.lost, zklock.ErrLockLost) {
+		// The deadline came between the command's exit and the check of
+		// its group, which found nothing left: the job ended, under the
+		// lock, as it would have. (A node deleted or taken is learnt of
+		// after the fact: the lock may have gone while the command ran.)
 		j.log.Warn("lock lost as the command's process tree ended; nothing of it was left to kill", "err", w.lost, "status", st.ExitCode())
 		w.lost = nil
 	}

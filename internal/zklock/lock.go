@@ -155,12 +155,13 @@ func (l *Lease) check(exists bool, stat *zk.Stat) {
 // session may expire before the holder could stop (KillBy − Lead).
 func (l *Lease) monitor(watch <-chan zk.Event) {
 	defer l.wg.Done()
-	timer := time.NewTimer(time.Until(l.deadline().Add(-l.lead)))
-	defer timer.Stop()
 	// The deadline moves later with every answer (the timer then fires
 	// early and is set again), and earlier only when a server grants a
-	// shorter timeout, on a reconnect: cut says so.
+	// shorter timeout, on a reconnect: cut says so. Taken first, so that
+	// no cut falls between it and the deadline the timer is set for.
 	cut := l.s.timeoutCut()
+	timer := time.NewTimer(time.Until(l.deadline().Add(-l.lead)))
+	defer timer.Stop()
 	rewatched := make(chan (<-chan zk.Event), 1)
 	for {
 		select {
