@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // table is one block of figures, printed on stdout and in the report.
@@ -229,8 +231,11 @@ func writeReport(path string, r *results) error {
 	p("| Go | %s |", m.Go)
 	p("| zk-flock | %s, built with `go build -trimpath` (no -race) |", r.commit)
 	sync := "forceSync=yes (its default: every transaction fsynced to the data directory, on disk, as production runs it)"
-	if !r.o.zkSync {
+	switch {
+	case !r.o.zkSync:
 		sync = "forceSync=no (-zk-fsync=false: no fsync)"
+	case onTmpfs(os.TempDir()): // where testzk puts the data directory
+		sync = "forceSync=yes (its default), but the data directory is on tmpfs ($TMPDIR), where an fsync costs nothing"
 	}
 	p("| ZooKeeper | %s, standalone, tickTime 2000, %s, full JIT (`-XX:TieredStopAtLevel=4 -Xmx1g`), maxClientCnxns=0; warmed up first, as a production server is: %v of sessions and lock cycles from %d clients (%d requests) |", m.ZooKeeper, sync, r.o.zkWarm, r.o.clients, r.zkWarmOps)
 	p("| etcd | %s, %s; single member, data on tmpfs ($ETCD_DIR), where its fsyncs cost nothing (etcd 3.4 cannot turn them off): against a ZooKeeper that fsyncs to disk, that favours etcdctl |", m.Etcd, m.Etcdctl)
@@ -332,4 +337,10 @@ func writeMarkdownTable(b *strings.Builder, t table) {
 		fmt.Fprintf(b, "| %s |\n", strings.Join(row, " | "))
 	}
 	b.WriteString("\n")
+}
+
+// onTmpfs reports whether dir is on a tmpfs.
+func onTmpfs(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.TMPFS_MAGIC
 }

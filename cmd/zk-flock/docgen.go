@@ -144,7 +144,7 @@ var configKeys = []struct{ key, meaning string }{
 	{"app_id", "namespace: locks live at /<app_id>/LOCKNAME. Required."},
 	{"sleep", "\"ON\" or \"OFF\": sleep for the load average before trying (as -s). Default \"OFF\"."},
 	{"maxla", "do not run above this 1-minute load average (as -m); negative: no limit. Default -1."},
-	{"logger.path", "log file, reopened when logrotate moves it; \"stderr\" logs to standard error. Writes never block zk-flock: an output that stops taking data gets them later (up to 1024 queued, then dropped and counted). Default /dev/null."},
+	{"logger.path", "log file, reopened when logrotate moves it; \"stderr\" logs to standard error. Writes never block zk-flock: an output that stops taking data gets them later (up to 1024 queued, then the oldest dropped and counted), and at exit zk-flock waits at most a second for it. Default /dev/null."},
 	{"logger.level", "zk-flock's messages: ERROR, WARN, INFO or DEBUG, in any case (Python's WARNING, CRITICAL and FATAL too). Default INFO."},
 	{"logger.zklevel", "the ZooKeeper client's messages, same levels. Default WARN."},
 	{"logger.format", "\"text\" (the original's lines) or \"json\". Default \"text\"."},

@@ -78,7 +78,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	o.pdeathsig = syscall.SIGTERM
 	fs.VarP(signalValue{&o.pdeathsig}, "pdeathsig", "p", "`SIGNAL` (number or name) the command gets if zk-flock dies (0: none)")
 	o.grace = config.DefaultGrace
-	fs.Var(secondsValue{&o.grace}, "grace", "`SECONDS` between SIGTERM and SIGKILL when the command is stopped (overrides the config's grace)")
+	fs.Var(secondsValue{&o.grace}, "grace", "`SECONDS` between SIGTERM and SIGKILL when the command is stopped; 0 kills at once (overrides the config's grace)")
 	fs.Var(secondsValue{&o.margin}, "margin", "the command is dead at least `SECONDS` before the ZooKeeper session could expire (default from the config, else a tenth of the session timeout, at least 0.2)")
 	fs.Var(secondsValue{&o.maxRun}, "max-runtime", "stop the command (SIGTERM, grace, SIGKILL) after `SECONDS` and exit 124 (default from the config, else no limit)")
 	fs.StringVar(&o.metrics, "metrics-file", "", "on exit, write Prometheus metrics to `FILE` (node_exporter textfile collector; default from the config)")
