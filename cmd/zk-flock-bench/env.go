@@ -60,7 +60,9 @@ type env struct {
 	zkAddr  string
 	etcd    *exec.Cmd
 	etcdDir string
-	etcdURL string
+	// etcdTmpfs: etcdDir is on tmpfs, where its fsyncs cost nothing.
+	etcdTmpfs bool
+	etcdURL   string
 
 	cc, ccVersion string // the C compiler that built the child helper, for the report
 
@@ -140,7 +142,7 @@ func setup(ctx context.Context, o *options, progress io.Writer) (e *env, err err
 	e.zkAddr = e.zk.Addrs()[0]
 
 	fmt.Fprintln(progress, "bench: starting etcd (single member, loopback)")
-	if err := e.startEtcd(ctx); err != nil {
+	if err := e.startEtcd(ctx, o.zkSync); err != nil {
 		return nil, err
 	}
 
@@ -203,19 +205,21 @@ func forceSync(on bool) string {
 	return "no"
 }
 
-// startEtcd starts a single-member etcd on two free loopback ports, its data
-// on tmpfs when there is one, where its fsyncs cost nothing (etcd 3.4 cannot
-// turn them off): that favours etcdctl when ZooKeeper fsyncs to disk, and
-// matches a ZooKeeper run with -zk-fsync=false.
-func (e *env) startEtcd(ctx context.Context) error {
+// startEtcd starts a single-member etcd on two free loopback ports. Its
+// data goes where ZooKeeper's does (the temporary directory), and both
+// fsync as installed; with sync false, as ZooKeeper then does not, it goes
+// on tmpfs when there is one, where its fsyncs cost nothing (etcd 3.4
+// cannot turn them off).
+func (e *env) startEtcd(ctx context.Context, sync bool) error {
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
 		return fmt.Errorf("etcd not found (make bench installs Debian's etcd-server): %w", err)
 	}
 	base := e.dir
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() && !sync {
 		base = "/dev/shm"
 	}
+	e.etcdTmpfs = onTmpfs(base)
 	if e.etcdDir, err = os.MkdirTemp(base, "zk-flock-bench-etcd-"); err != nil {
 		return fmt.Errorf("etcd data dir: %w", err)
 	}

@@ -238,7 +238,11 @@ func writeReport(path string, r *results) error {
 		sync = "forceSync=yes (its default), but the data directory is on tmpfs ($TMPDIR), where an fsync costs nothing"
 	}
 	p("| ZooKeeper | %s, standalone, tickTime 2000, %s, full JIT (`-XX:TieredStopAtLevel=4 -Xmx1g`), maxClientCnxns=0; warmed up first, as a production server is: %v of sessions and lock cycles from %d clients (%d requests) |", m.ZooKeeper, sync, r.o.zkWarm, r.o.clients, r.zkWarmOps)
-	p("| etcd | %s, %s; single member, data on tmpfs ($ETCD_DIR), where its fsyncs cost nothing (etcd 3.4 cannot turn them off): against a ZooKeeper that fsyncs to disk, that favours etcdctl |", m.Etcd, m.Etcdctl)
+	etcdData := "data beside ZooKeeper's ($ETCD_DIR), fsynced as installed"
+	if r.env.etcdTmpfs {
+		etcdData = "data on tmpfs ($ETCD_DIR), where its fsyncs cost nothing (etcd 3.4 cannot turn them off)"
+	}
+	p("| etcd | %s, %s; single member, %s |", m.Etcd, m.Etcdctl, etcdData)
 	p("| flock(1) | %s |", m.Flock)
 	p("| child helper | C, built with `%s -O2 -static` (%s) |", e.cc, e.ccVersion)
 	p("| load during the run | 1-minute load average %.2f min, %.2f median, %.2f max (%d samples, every 5 s); other jobs shared the machine |", ld.Min, ld.Median, ld.Max, ld.N)
