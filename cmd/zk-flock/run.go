@@ -630,11 +630,7 @@ func (j *job) supervise(cmd *supervise.Prepared, lease *zklock.Lease) int {
 	w := j.watch(child, lease)
 	j.ran = time.Since(started)
 	st := child.Status()
-	if w.lost != nil && w.lostAfterExit && !child.Outlived() && !errors.Is(w.lost, zklock.ErrLockLost) {
-		// The deadline came between the command's exit and the check of
-		// its group, which found nothing left: the job ended, under the
-		// lock, as it would have. (A node deleted or taken is learnt of
-		// after the fact: the lock may have gone while the command ran.)
+	if w.lost != nil && w.lostAfterExit && !lossAfterExitMatters(child.Outlived(), w.ended, lease.KillBy()) {
 		j.log.Warn("lock lost as the command's process tree ended; nothing of it was left to kill", "err", w.lost, "status", st.ExitCode())
 		w.lost = nil
 	}
@@ -667,12 +663,26 @@ func (j *job) supervise(cmd *supervise.Prepared, lease *zklock.Lease) int {
 	return st.ExitCode()
 }
 
+// lossAfterExitMatters reports whether a lease that ended after the
+// command exited cost the job anything: something of the command's tree
+// outlived it (and was killed, or ran on without the lock), or the tree
+// was seen gone only at or after killBy, the time by which the work had to
+// stop. If not, the lease ended between the command's exit and the check
+// of its group, which found nothing left, in time: the job ended, under
+// the lock, as it would have. (A node deleted or taken, or a session the
+// server expired, is learnt of after the fact: killBy is then that moment,
+// and the lock may have gone while the command ran.)
+func lossAfterExitMatters(outlived bool, ended, killBy time.Time) bool {
+	return outlived || !ended.Before(killBy)
+}
+
 // watched says why the command's process tree ended.
 type watched struct {
-	lost          error // the lease's error, if the lock was or may have been lost while the tree ran
-	lostAfterExit bool  // lost after the command exited, while what it left in its group ran
-	timedOut      bool  // --max-runtime ran out
-	stopped       bool  // zk-flock was told to stop (SIGTERM, SIGINT)
+	lost          error     // the lease's error, if the lock was or may have been lost while the tree ran
+	lostAfterExit bool      // lost after the command exited, while what it left in its group ran
+	ended         time.Time // when the whole tree was seen gone
+	timedOut      bool      // --max-runtime ran out
+	stopped       bool      // zk-flock was told to stop (SIGTERM, SIGINT)
 }
 
 // watch waits until the command's whole process tree is gone, stopping it
@@ -693,6 +703,7 @@ func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (w watched) {
 	for {
 		select {
 		case <-child.TreeDone():
+			w.ended = time.Now()
 			return w
 		case <-exited:
 			// The command is done; what it left in its group is being

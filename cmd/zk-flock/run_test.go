@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestChildEnviron: the variables zk-flock sets for the command are never
@@ -53,5 +54,28 @@ func TestRunStderrInProcess(t *testing.T) {
 	warn := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "zk-flock: warning: metrics not written") })
 	if gate < 0 || warn < 0 || warn < gate {
 		t.Errorf("stderr: want the load gate's log line, then the metrics warning, got:\n%s", errb.String())
+	}
+}
+
+// TestLossAfterExitMatters: a lease that ends after the command's exit costs
+// the job nothing only if nothing of its tree was left and the tree was
+// seen gone before the lease's KillBy.
+func TestLossAfterExitMatters(t *testing.T) {
+	t0 := time.Now()
+	for _, tc := range []struct {
+		name     string
+		outlived bool
+		ended    time.Time
+		killBy   time.Time
+		want     bool
+	}{
+		{"deadline ahead, nothing left", false, t0, t0.Add(300 * time.Millisecond), false},
+		{"deadline ahead, leftovers killed", true, t0, t0.Add(300 * time.Millisecond), true},
+		{"node deleted, learnt of before the tree was seen gone", false, t0, t0.Add(-time.Microsecond), true},
+		{"tree seen gone at the deadline", false, t0, t0, true},
+	} {
+		if got := lossAfterExitMatters(tc.outlived, tc.ended, tc.killBy); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
