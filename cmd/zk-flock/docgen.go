@@ -280,7 +280,9 @@ func writeMan(w io.Writer) error {
 		"a second one kills at once. SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the command. " +
 		"SIGTSTP (Ctrl-Z) is refused, with a line on standard error, and SIGTTIN and SIGTTOU are ignored, by the command too: " +
 		"a stopped zk-flock could not keep its session while the command, in a process group of its own, ran on; " +
-		"and a command that reads the terminal, where it is never in the foreground, gets an error instead of stopping with the lock held. " +
+		"and a command that reads the terminal from the background gets an error instead of stopping with the lock held. " +
+		"Run from a terminal's foreground, zk-flock hands the terminal to the command's process group while it runs, as a shell does for a job: " +
+		"the command can read it and gets Ctrl-C; a Ctrl-Z that stops it is undone at once, with a line on standard error. " +
 		"Before the command starts, SIGTERM and SIGINT make zk-flock give up and the others are ignored; " +
 		"in its first few milliseconds, until its first connection to a server is open (at most 20 ms more while a server does not answer), " +
 		"long before it can take the lock, a signal still has its default effect.")

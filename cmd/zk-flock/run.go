@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/zk-flock/zk-flock/internal/logging"
 	"github.com/zk-flock/zk-flock/internal/metrics"
@@ -45,6 +47,26 @@ const (
 // session, while the command, in a group of its own, runs on), the others
 // are forwarded to it.
 var fenceSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTSTP, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// controllingTerminal opens this process's controlling terminal, or
+// returns nil if it has none (cron, services, -d).
+func controllingTerminal() *os.File {
+	f, err := os.OpenFile("/dev/tty", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// refuseTerminalStop reports a stop of the command from the terminal it
+// took over (Ctrl-Z), which the supervisor has undone.
+func (j *job) refuseTerminalStop(sig syscall.Signal) {
+	msg := fmt.Sprintf("the command was stopped by %s (Ctrl-Z?) and is continued: it must run, or be stopped with Ctrl-C, while it holds the lock", unix.SignalName(sig))
+	j.log.Warn(msg)
+	if !j.logToStderr {
+		say(j.stderr, "%s", msg)
+	}
+}
 
 // refuseStop reports a SIGTSTP (Ctrl-Z), which zk-flock does not obey.
 func (j *job) refuseStop() {
@@ -409,6 +431,11 @@ func (j *job) prepare() (*supervise.Prepared, int) {
 		// running in its group is stopped before the lock goes.
 		StopTreeOnExit: true,
 		ExitGrace:      j.cfg.Grace,
+		// Run from a terminal's foreground, the command takes it over
+		// while it runs, as it did under the original, which ran it in
+		// its own process group: prompts work, Ctrl-C reaches it.
+		Terminal:       controllingTerminal(),
+		OnTerminalStop: j.refuseTerminalStop,
 	})
 	if err != nil {
 		return nil, j.fail(startErrorStatus(err), "%v", err)
