@@ -302,6 +302,26 @@ func TestE2EJobControlSignals(t *testing.T) {
 	}
 }
 
+// TestE2EStopRefusedWhileHolding: Ctrl-Z during -l, after the command has
+// exited and while zk-flock still holds the lock, is refused with its line
+// on stderr too.
+func TestE2EStopRefusedWhileHolding(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.start("-l", "1.5", "L", "true")
+	testzk.WaitFor(t, 10*time.Second, "the command to exit", func() bool {
+		return strings.Contains(e.logText(), fmt.Sprintf(" %d command exited", p.pid()))
+	})
+	p.signal(syscall.SIGTSTP)
+	r := p.waitTimeout(10 * time.Second)
+	if r.code != 0 {
+		t.Errorf("want exit 0 after -l, got %v", r)
+	}
+	if lines := r.stderrLines(); len(lines) != 1 || !strings.Contains(lines[0], "ignoring SIGTSTP") {
+		t.Errorf("stderr: want one line saying SIGTSTP is ignored, got %q", lines)
+	}
+}
+
 // TestE2ESignalWhileWaiting: SIGTERM (SIGINT) while waiting for a busy lock
 // exits 143 (130) without running the command or leaving a node.
 func TestE2ESignalWhileWaiting(t *testing.T) {

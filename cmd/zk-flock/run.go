@@ -61,19 +61,21 @@ func controllingTerminal() *os.File {
 // refuseTerminalStop reports a stop of the command from the terminal it
 // took over (Ctrl-Z), which the supervisor has undone.
 func (j *job) refuseTerminalStop(sig syscall.Signal) {
-	msg := fmt.Sprintf("the command was stopped by %s (Ctrl-Z?) and is continued: it must run, or be stopped with Ctrl-C, while it holds the lock", unix.SignalName(sig))
-	j.log.Warn(msg)
+	j.notice(fmt.Sprintf("the command was stopped by %s (Ctrl-Z?) and is continued: it must run, or be stopped with Ctrl-C, while it holds the lock", unix.SignalName(sig)))
+}
+
+// notice says msg on stderr, whatever the log level, and in the log
+// unless that is stderr too.
+func (j *job) notice(msg string) {
+	say(j.stderr, "%s", msg)
 	if !j.logToStderr {
-		say(j.stderr, "%s", msg)
+		j.log.Warn(msg)
 	}
 }
 
 // refuseStop reports a SIGTSTP (Ctrl-Z), which zk-flock does not obey.
 func (j *job) refuseStop() {
-	j.log.Warn("ignoring SIGTSTP: zk-flock must run to keep the lock; stop the command with SIGTERM or Ctrl-C")
-	if !j.logToStderr {
-		say(j.stderr, "ignoring SIGTSTP: zk-flock must run to keep the lock; stop the command with SIGTERM or Ctrl-C")
-	}
+	j.notice("ignoring SIGTSTP: zk-flock must run to keep the lock; stop the command with SIGTERM or Ctrl-C")
 }
 
 // run is zk-flock: it parses args, runs the command under the lock and
@@ -798,8 +800,11 @@ func (j *job) holdMinimum(lease *zklock.Lease) {
 		case <-lease.Done():
 			return
 		case sig := <-j.sigs:
-			if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+			switch sig {
+			case syscall.SIGTERM, syscall.SIGINT:
 				return
+			case syscall.SIGTSTP:
+				j.refuseStop()
 			}
 		}
 	}

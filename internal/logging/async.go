@@ -34,11 +34,11 @@ const (
 //
 // An Async is safe for concurrent use, and keeps the order of writes.
 type Async struct {
-	w      io.Writer
-	notice func(dropped int) []byte
-	done   chan struct{} // closed when the writing goroutine has ended
+	w    io.Writer
+	done chan struct{} // closed when the writing goroutine has ended
 
 	mu      sync.Mutex
+	notice  func(dropped int) []byte
 	more    sync.Cond // signalled when queue grows or closed is set
 	queue   [][]byte  // oldest first, at most asyncQueue
 	dropped int       // writes dropped from the head since the goroutine last took one
@@ -58,6 +58,13 @@ func NewAsync(w io.Writer, notice func(dropped int) []byte) *Async {
 	a.more.L = &a.mu
 	go a.loop()
 	return a
+}
+
+// setNotice replaces the line about dropped writes.
+func (a *Async) setNotice(notice func(dropped int) []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.notice = notice
 }
 
 // Write queues a copy of p, dropping the oldest queued write if the queue
@@ -92,12 +99,12 @@ func (a *Async) loop() {
 			a.mu.Unlock()
 			return
 		}
-		p, n := a.queue[0], a.dropped
+		p, n, notice := a.queue[0], a.dropped, a.notice
 		a.queue[0] = nil
 		a.queue, a.dropped = a.queue[1:], 0
 		a.mu.Unlock()
 		if n > 0 {
-			_, _ = a.w.Write(a.notice(n))
+			_, _ = a.w.Write(notice(n))
 		}
 		_, _ = a.w.Write(p)
 	}

@@ -128,3 +128,21 @@ func TestDropNotice(t *testing.T) {
 		t.Errorf("text notice %q", text)
 	}
 }
+
+// TestStderrLogTakesOverTheNotice: a log on the caller's Async stderr says
+// what was dropped in the log's own format.
+func TestStderrLogTakesOverTheNotice(t *testing.T) {
+	var out bytes.Buffer
+	a := NewAsync(&out, nil)
+	defer a.Close()
+	if _, _, err := New(StderrPath, "ERROR", "json", a); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	line := a.notice(3)
+	a.mu.Unlock()
+	var m map[string]any
+	if err := jsonpkg.Unmarshal(line, &m); err != nil || m["dropped"] != float64(3) {
+		t.Errorf("notice %q: %v, %v; want a JSON record", line, m, err)
+	}
+}

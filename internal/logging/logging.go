@@ -66,6 +66,7 @@ func New(path, level, format string, stderr io.Writer) (*slog.Logger, io.Closer,
 			stderr = os.Stderr
 		}
 		if a, ok := stderr.(*Async); ok { // the caller's, closed by the caller
+			a.setNotice(dropNotice(newHandler)) // the stream is the log's now
 			return slog.New(newHandler(a)), nopCloser{}, nil
 		}
 		a := NewAsync(stderr, dropNotice(newHandler))
