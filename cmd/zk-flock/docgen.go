@@ -277,12 +277,10 @@ func writeMan(w io.Writer) error {
 
 	p(".SH SIGNALS")
 	para("SIGTERM and SIGINT stop the command: SIGTERM to its process group, SIGKILL after the grace period; " +
-		"a second one kills at once. SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the command. " +
+		"a second one kills at once. SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the command (SIGHUP with SIGCONT to its process group, so that a stopped command acts on it). " +
 		"SIGTSTP (Ctrl-Z) is refused, with a line on standard error, and SIGTTIN and SIGTTOU are ignored, by the command too: " +
 		"a stopped zk-flock could not keep its session while the command, in a process group of its own, ran on; " +
-		"and a command that reads the terminal from the background gets an error instead of stopping with the lock held. " +
-		"Run from a terminal's foreground, zk-flock hands the terminal to the command's process group while it runs, as a shell does for a job: " +
-		"the command can read it and gets Ctrl-C; a Ctrl-Z that stops it is undone at once, with a line on standard error. " +
+		"and a command that reads the terminal, where it is never in the foreground, gets an error instead of stopping with the lock held. " +
 		"Before the command starts, SIGTERM and SIGINT make zk-flock give up and the others are ignored; " +
 		"in its first few milliseconds, until its first connection to a server is open (at most 20 ms more while a server does not answer), " +
 		"long before it can take the lock, a signal still has its default effect.")

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -319,6 +318,29 @@ func TestE2EStopRefusedWhileHolding(t *testing.T) {
 	}
 	if lines := r.stderrLines(); len(lines) != 1 || !strings.Contains(lines[0], "ignoring SIGTSTP") {
 		t.Errorf("stderr: want one line saying SIGTSTP is ignored, got %q", lines)
+	}
+}
+
+// TestE2EHangupReachesStoppedCommand: a SIGHUP forwarded to a stopped
+// command comes with SIGCONT, as a shell sends its stopped jobs on a
+// hangup: the command acts on it instead of holding the lock, stopped, for
+// ever after its terminal went away.
+func TestE2EHangupReachesStoppedCommand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pidFile, hup := e.path("pid"), e.path("hup")
+	p := e.start("L", "sh -c "+sq(`trap "echo hup > `+hup+`; exit 0" HUP; echo $$ > `+pidFile+`; while :; do sleep 0.05; done`))
+	waitFile(t, pidFile, 15*time.Second)
+	pid := readPid(t, pidFile)
+	killLeftover(t, pid)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	p.signal(syscall.SIGHUP)
+	r := p.waitTimeout(10 * time.Second)
+	if r.code != 0 || !fileExists(hup) {
+		t.Errorf("SIGHUP to zk-flock while its command is stopped: want the command's trap to run and exit 0, got %v (trap ran: %v)", r, fileExists(hup))
 	}
 }
 
@@ -805,101 +827,4 @@ func TestE2EWaitEndsInZooKeeperTrouble(t *testing.T) {
 	if r := p.holder.waitTimeout(10 * time.Second); r.code != 0 {
 		t.Errorf("holder: %v", r)
 	}
-}
-
-// openPty returns a new pseudo-terminal's master and slave.
-func openPty(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { master.Close() })
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetUint32(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { slave.Close() })
-	return master, slave
-}
-
-// TestE2ETerminal: run from a terminal's foreground, as from an interactive
-// shell, the command takes the terminal over while it runs, as it did
-// under the original: it reads what is typed, and Ctrl-C reaches it. Ctrl-Z
-// does not stop it (it is continued at once, with a line saying so), for a
-// stopped command would hold the lock while the shell waits for zk-flock.
-func TestE2ETerminal(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	master, slave := openPty(t)
-	var out lockedBuffer
-	go io.Copy(&out, master)
-	dir := t.TempDir()
-	ready, got := filepath.Join(dir, "ready"), filepath.Join(dir, "got")
-	script := fmt.Sprintf(`echo $$ > %s; read -r x; echo "got:$x" > %s; while :; do sleep 0.05; done`, ready, got)
-	cmd := exec.Command(binPath, "-c", e.conf, "-l", "0", "L", "--", "sh", "-c", script)
-	cmd.Env = append(os.Environ(), binGORACE)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	// A session of its own with the terminal as its controlling one: its
-	// group is the terminal's foreground, as a shell's job is.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	waitFile(t, ready, 15*time.Second)
-	pid := readPid(t, ready)
-	killLeftover(t, pid)
-
-	master.Write([]byte("typed\n"))
-	testzk.WaitFor(t, 5*time.Second, "the command to read the terminal", func() bool { return fileExists(got) })
-	if s := strings.TrimSpace(readFile(got)); s != "got:typed" {
-		t.Fatalf("the command read %q from the terminal, want %q", s, "got:typed")
-	}
-
-	master.Write([]byte{0x1a}) // Ctrl-Z
-	testzk.WaitFor(t, 5*time.Second, "zk-flock to say it continued the command", func() bool {
-		return strings.Contains(out.String(), "was stopped by SIGTSTP")
-	})
-	time.Sleep(200 * time.Millisecond)
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(b), ") T ") {
-		t.Fatalf("the command after Ctrl-Z: %q, %v; want it running", b, err)
-	}
-
-	master.Write([]byte{0x03}) // Ctrl-C
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("zk-flock still running 10 s after Ctrl-C; terminal output:\n%s", out.String())
-	}
-	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.ExitStatus() != 128+int(syscall.SIGINT) {
-		t.Errorf("after Ctrl-C: %v, want exit %d (the command's death by SIGINT); terminal output:\n%s", cmd.ProcessState, 128+int(syscall.SIGINT), out.String())
-	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and many readers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/zk-flock/zk-flock/internal/config"
 	"github.com/zk-flock/zk-flock/internal/logging"
 	"github.com/zk-flock/zk-flock/internal/metrics"
@@ -47,22 +45,6 @@ const (
 // session, while the command, in a group of its own, runs on), the others
 // are forwarded to it.
 var fenceSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTSTP, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
-
-// controllingTerminal opens this process's controlling terminal, or
-// returns nil if it has none (cron, services, -d).
-func controllingTerminal() *os.File {
-	f, err := os.OpenFile("/dev/tty", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil
-	}
-	return f
-}
-
-// refuseTerminalStop reports a stop of the command from the terminal it
-// took over (Ctrl-Z), which the supervisor has undone.
-func (j *job) refuseTerminalStop(sig syscall.Signal) {
-	j.notice(fmt.Sprintf("the command was stopped by %s (Ctrl-Z?) and is continued: it must run, or be stopped with Ctrl-C, while it holds the lock", unix.SignalName(sig)))
-}
 
 // notice says msg on stderr, whatever the log level, and in the log
 // unless that is stderr too.
@@ -433,11 +415,6 @@ func (j *job) prepare() (*supervise.Prepared, int) {
 		// running in its group is stopped before the lock goes.
 		StopTreeOnExit: true,
 		ExitGrace:      j.cfg.Grace,
-		// Run from a terminal's foreground, the command takes it over
-		// while it runs, as it did under the original, which ran it in
-		// its own process group: prompts work, Ctrl-C reaches it.
-		Terminal:       controllingTerminal(),
-		OnTerminalStop: j.refuseTerminalStop,
 	})
 	if err != nil {
 		return nil, j.fail(startErrorStatus(err), "%v", err)
@@ -760,6 +737,12 @@ func (j *job) watch(child *supervise.Child, lease *zklock.Lease) (w watched) {
 			case sig != syscall.SIGTERM && sig != syscall.SIGINT:
 				if err := child.Signal(sig.(syscall.Signal)); err != nil {
 					j.log.Debug("could not forward signal", "signal", sig.String(), "err", err)
+				}
+				if sig == syscall.SIGHUP {
+					// As a shell does for its stopped jobs on a
+					// hangup: a command stopped (an interactive
+					// shell that read the terminal) acts on it.
+					_ = child.SignalGroup(syscall.SIGCONT)
 				}
 			case w.stopped:
 				j.log.Warn("second stop signal: killing the command now", "signal", sig.String())

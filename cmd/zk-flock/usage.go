@@ -50,10 +50,8 @@ holder), ZK_FLOCK_LOCK (the lock node) and, with -n, ZK_FLOCK_SLOT.
 Signals: SIGTERM and SIGINT stop the command (SIGTERM to its process group,
 SIGKILL after the grace period); SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are
 forwarded to it; SIGTSTP (Ctrl-Z) is refused: zk-flock must run to keep
-the lock. Run from a terminal's foreground, the command gets the terminal
-(and Ctrl-C) while it runs; Ctrl-Z does not stop it. SIGTTIN and SIGTTOU
-are ignored, by the command too: from the background, its terminal reads
-fail (EIO).
+the lock. SIGTTIN and SIGTTOU are ignored, by the command too: it is never
+in the terminal's foreground, and most reads from the terminal fail (EIO).
 
 Exit status:
 `

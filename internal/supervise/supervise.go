@@ -52,23 +52,6 @@ type Spec struct {
 	// ExitGrace is StopTreeOnExit's grace period: what is left gets
 	// SIGTERM at the exit and SIGKILL ExitGrace later.
 	ExitGrace time.Duration
-
-	// Terminal is this process's controlling terminal, or nil. If this
-	// process's group is the terminal's foreground group when the child
-	// starts, the child's group becomes it instead, as a shell's job does:
-	// the command can read the terminal, and Ctrl-C goes to it. The
-	// terminal goes back to this process's group once the child has been
-	// reaped, which needs SIGTTOU ignored here, as a shell does. A stop
-	// of the child by the terminal (Ctrl-Z, SIGTTIN, SIGTTOU) is undone at
-	// once with SIGCONT to its group, and reported to OnTerminalStop: this
-	// process is not stopped with it, so the shell could not take the
-	// terminal back, and the stopped command would hold on to whatever
-	// it runs under.
-	Terminal *os.File
-
-	// OnTerminalStop, if not nil, is called (on a goroutine of the Child)
-	// with the signal of each such stop, after the SIGCONT.
-	OnTerminalStop func(syscall.Signal)
 }
 
 // ExitStatus is how the direct child ended.
@@ -122,9 +105,7 @@ func statusOf(ws unix.WaitStatus) ExitStatus {
 // for the end of the tree; it ends when TreeDone is closed, that is when
 // the tree is gone, whether it was stopped or ended by itself.
 type Child struct {
-	pid        int                  // the direct child's pid, also its process group's id
-	tty        *os.File             // the terminal the child's group took over, or nil
-	onStop     func(syscall.Signal) // Spec.OnTerminalStop
+	pid        int // the direct child's pid, also its process group's id
 	log        *slog.Logger
 	subreaper  bool           // orphans of the tree come to this process: find, kill and reap them
 	stopOnExit bool           // Spec.StopTreeOnExit
@@ -294,21 +275,8 @@ func (p *Prepared) Start(env ...string) (*Child, error) {
 			Pdeathsig: spec.Pdeathsig,
 		},
 	}
-	var tty *os.File
-	if spec.Terminal != nil {
-		fd := int(spec.Terminal.Fd())
-		if fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
-			tty = spec.Terminal
-			// The child puts its group in the foreground itself,
-			// before its exec, so that it never reads the terminal
-			// from the background.
-			attr.Sys.Foreground, attr.Sys.Ctty = true, fd
-		}
-	}
 
 	c := &Child{
-		tty:        tty,
-		onStop:     spec.OnTerminalStop,
 		log:        spec.Logger,
 		subreaper:  p.subreaper,
 		stopOnExit: spec.StopTreeOnExit,
@@ -343,7 +311,6 @@ func (p *Prepared) Start(env ...string) (*Child, error) {
 	runtime.KeepAlive(spec.Stdin)
 	runtime.KeepAlive(spec.Stdout)
 	runtime.KeepAlive(spec.Stderr)
-	runtime.KeepAlive(spec.Terminal)
 	if r.err != nil {
 		return nil, startError(p.name, p.path, r.err)
 	}
@@ -378,32 +345,20 @@ func (c *Child) forkAndReap(path string, argv []string, attr *syscall.ProcAttr, 
 	res <- forkResult{pid: pid} // after this, Start and the monitor read c.pid and c.log
 
 	// Wait without reaping, so that Signal, which holds mu, never sends a
-	// signal to the pid after it was freed (and possibly reused). With a
-	// terminal, stops are waited for too, and undone.
-	flags := unix.WEXITED | unix.WNOWAIT
-	if c.tty != nil {
-		flags |= unix.WSTOPPED
-	}
-	var ws unix.WaitStatus
-	reaped := false
-	for !reaped {
-		var info unix.Siginfo
-		err = unix.Waitid(unix.P_PID, pid, &info, flags, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || info.Code != cldStopped {
+	// signal to the pid after it was freed (and possibly reused).
+	var info unix.Siginfo
+	for {
+		err = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
 			break
 		}
-		reaped = c.continueStopped(pid, &ws)
 	}
-	if !reaped { // else continueStopped reaped it, and holds mu
-		c.mu.Lock()
-		for {
-			_, err = unix.Wait4(pid, &ws, 0, nil)
-			if err != unix.EINTR {
-				break
-			}
+	c.mu.Lock()
+	var ws unix.WaitStatus
+	for {
+		_, err = unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			break
 		}
 	}
 	st := ExitStatus{Code: -1}
@@ -413,11 +368,6 @@ func (c *Child) forkAndReap(path string, argv []string, attr *syscall.ProcAttr, 
 	c.status = st
 	c.reaped = true
 	c.mu.Unlock()
-	if c.tty != nil {
-		// Back to this process's group, which is now in the background
-		// (SIGTTOU ignored). A terminal hung up meanwhile refuses: fine.
-		_ = unix.IoctlSetPointerInt(int(c.tty.Fd()), unix.TIOCSPGRP, unix.Getpgrp())
-	}
 	runtime.UnlockOSThread()
 	if err != nil {
 		// ECHILD: some other code of this process waited for any child
@@ -427,37 +377,6 @@ func (c *Child) forkAndReap(path string, argv []string, attr *syscall.ProcAttr, 
 		c.log.Debug("child exited", "status", st.String())
 	}
 	close(c.exited)
-}
-
-// cldStopped is siginfo's si_code for a child stopped by a signal.
-const cldStopped = 5 // CLD_STOPPED
-
-// continueStopped collects the stop of the child, which waitid reported,
-// and undoes it if the terminal caused it. wait4 would also reap a child
-// that exited since, so mu is held as for reaping: if it did, it returns
-// true with ws the exit status and mu still held.
-func (c *Child) continueStopped(pid int, ws *unix.WaitStatus) (reaped bool) {
-	c.mu.Lock()
-	wpid, err := unix.Wait4(pid, ws, unix.WUNTRACED|unix.WNOHANG, nil)
-	if err == nil && wpid == pid && !ws.Stopped() {
-		return true
-	}
-	c.mu.Unlock()
-	if err != nil || wpid != pid {
-		return false
-	}
-	switch sig := ws.StopSignal(); sig {
-	case unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
-		_ = unix.Kill(-pid, unix.SIGCONT) // the group: a shell stopped it all
-		_ = unix.Kill(pid, unix.SIGCONT)  // and the child, if it left it
-		c.log.Warn("the command was stopped from the terminal: continued", "signal", unix.SignalName(sig))
-		if c.onStop != nil {
-			c.onStop(sig)
-		}
-	default: // SIGSTOP: someone meant it
-		c.log.Warn("the command was stopped", "signal", unix.SignalName(sig))
-	}
-	return false
 }
 
 // EnableSubreaper makes this process a child subreaper (prctl
